@@ -1,0 +1,114 @@
+"""Closed-form densities and perturbed scores, the ground truth that tests and benchmarks use.
+
+A Gaussian mixture p_0 = Σ_k w_k N(μ_k, Σ_k) pushed through any SDE whose marginal is
+N(alpha_t x0, sigma_t² I) stays a mixture: p_t = Σ_k w_k N(alpha_t μ_k, alpha_t² Σ_k + sigma_t² I).
+Covariances are eigendecomposed once, so each score evaluation is O(K D²) for any t.
+"""
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from sde_lib.base import SDE
+
+
+class GaussianMixture:
+    """weights ``[K]``, means ``[K, D]``, covs ``[K, D, D]`` (symmetric positive definite)."""
+
+    def __init__(self, weights, means, covs):
+        w = np.asarray(weights, np.float64)
+        means = np.asarray(means, np.float64)
+        covs = np.asarray(covs, np.float64)
+        if means.ndim != 2 or covs.shape != means.shape + means.shape[-1:] or w.shape != means.shape[:1]:
+            raise ValueError(f"need weights [K], means [K, D], covs [K, D, D]; got {w.shape}, {means.shape}, {covs.shape}")
+        if np.any(w < 0) or not np.isclose(w.sum(), 1.0):
+            raise ValueError(f"weights must be >= 0 and sum to 1; got {w}")
+        self.K, self.D = means.shape
+        self.weights = jnp.asarray(w, jnp.float32)
+        self.means = jnp.asarray(means, jnp.float32)
+        self.covs = jnp.asarray(covs, jnp.float32)
+        lam, U = np.linalg.eigh(covs)
+        if np.any(lam <= 0):
+            raise ValueError("every covariance must be positive definite")
+        self._lam = jnp.asarray(lam, jnp.float32)      # [K, D]
+        self._U = jnp.asarray(U, jnp.float32)          # [K, D, D]
+        self._chol = jnp.asarray(np.linalg.cholesky(covs), jnp.float32)
+
+    @classmethod
+    def ring(cls, k: int = 8, radius: float = 4.0, std: float = 0.3) -> "GaussianMixture":
+        """k equal-weight isotropic modes evenly spaced on a circle (the classic 2-D toy)."""
+        ang = 2 * np.pi * np.arange(k) / k
+        means = radius * np.stack([np.cos(ang), np.sin(ang)], 1)
+        return cls(np.full(k, 1.0 / k), means, np.tile(np.eye(2) * std**2, (k, 1, 1)))
+
+    @classmethod
+    def gaussian(cls, mean, cov) -> "GaussianMixture":
+        mean = np.asarray(mean, np.float64)
+        return cls(np.ones(1), mean[None], np.asarray(cov, np.float64)[None])
+
+    def sample(self, rng: jax.Array, n: int) -> jax.Array:
+        """``[n, D]`` samples."""
+        kc, kz = jax.random.split(rng)
+        comp = jax.random.categorical(kc, jnp.log(self.weights), shape=(n,))
+        z = jax.random.normal(kz, (n, self.D))
+        return self.means[comp] + jnp.einsum("nij,nj->ni", self._chol[comp], z)
+
+    def _components(self, x, alpha, sigma):
+        """Per-component log-density terms for x ``[B, D]`` under the perturbed mixture."""
+        a = alpha[:, None, None]                                  # [B, 1, 1]
+        var = a**2 * self._lam[None] + (sigma**2)[:, None, None]  # [B, K, D]
+        diff = x[:, None, :] - alpha[:, None, None] * self.means[None]  # [B, K, D]
+        proj = jnp.einsum("kdj,bkd->bkj", self._U, diff)          # Uᵀ diff
+        maha = jnp.sum(proj**2 / var, -1)
+        logdet = jnp.sum(jnp.log(var), -1)
+        logc = jnp.log(self.weights)[None] - 0.5 * (maha + logdet + self.D * jnp.log(2 * jnp.pi))
+        prec_diff = jnp.einsum("kdj,bkj->bkd", self._U, proj / var)  # C⁻¹ diff
+        return logc, prec_diff
+
+    def perturbed_log_prob(self, x: jax.Array, alpha: jax.Array, sigma: jax.Array) -> jax.Array:
+        """log p_t(x) for x ``[B, ...]`` (flattened to D), alpha/sigma ``[B]``."""
+        xf = x.reshape(x.shape[0], -1)
+        logc, _ = self._components(xf, alpha, sigma)
+        return jax.scipy.special.logsumexp(logc, axis=1)
+
+    def perturbed_score(self, x: jax.Array, alpha: jax.Array, sigma: jax.Array) -> jax.Array:
+        """∇_x log p_t(x), shaped like x."""
+        xf = x.reshape(x.shape[0], -1)
+        logc, prec_diff = self._components(xf, alpha, sigma)
+        r = jax.nn.softmax(logc, axis=1)
+        return (-jnp.einsum("bk,bkd->bd", r, prec_diff)).reshape(x.shape)
+
+    def log_prob(self, x: jax.Array) -> jax.Array:
+        n = x.shape[0]
+        return self.perturbed_log_prob(x, jnp.ones(n), jnp.zeros(n))
+
+    def score_fn(self, sde: SDE):
+        """The exact score of p_t under ``sde``: a ``score_fn(x, t)`` for any sampler."""
+        def score(x, t):
+            alpha, sigma = sde.marginal_coeffs(t)
+            return self.perturbed_score(x, alpha, sigma)
+        return score
+
+    def log_prob_fn(self, sde: SDE):
+        def logp(x, t):
+            alpha, sigma = sde.marginal_coeffs(t)
+            return self.perturbed_log_prob(x, alpha, sigma)
+        return logp
+
+    def posterior_gaussian(self, A, noise_std: float, y):
+        """For a single Gaussian prior and y = A x + n, n ~ N(0, noise_std² I): the exact posterior.
+
+        A ``[M, D]`` (real). Returns (mean ``[D]``, cov ``[D, D]``). With noise_std = 0 the
+        posterior is the conditional Gaussian on {A x = y} (pseudo-inverse form).
+        """
+        if self.K != 1:
+            raise ValueError("posterior_gaussian needs a single-component mixture")
+        A = np.asarray(A, np.float64)
+        mu = np.asarray(self.means[0], np.float64)
+        S = np.asarray(self.covs[0], np.float64)
+        G = A @ S @ A.T + noise_std**2 * np.eye(A.shape[0])
+        Kg = S @ A.T @ np.linalg.pinv(G)
+        mean = mu + Kg @ (np.asarray(y, np.float64) - A @ mu)
+        cov = S - Kg @ A @ S
+        return mean, cov
