@@ -84,9 +84,20 @@ class SDE(abc.ABC):
         """The factor alpha_i in the Langevin corrector's step size 2 alpha_i (snr ||z|| / ||s||)²."""
         return jnp.ones_like(t)
 
+    def discrete_coeffs(self, t: jax.Array) -> tuple[jax.Array, jax.Array]:
+        """(alpha_i, sigma_i) ``[B]`` of the discrete chain's marginal at the step of time t.
+
+        The discrete losses (DDPM L_simple, SMLD) perturb with these, and a model trained that
+        way converts its output with the same sigma. Default: the continuous coefficients.
+        """
+        return self.marginal_coeffs(t)
+
     def discrete_std(self, t: jax.Array) -> jax.Array:
-        """The noise std a model trained on the discrete chain saw at time t (default: continuous)."""
-        return self.marginal_coeffs(t)[1]
+        return self.discrete_coeffs(t)[1]
+
+    def discrete_time(self, i: jax.Array) -> jax.Array:
+        """The continuous time whose ``timestep_index`` is the integer step ``i``."""
+        return i.astype(jnp.float32) * self.T / max(self.N - 1, 1)
 
     def timestep_index(self, t: jax.Array) -> jax.Array:
         """Index of the discrete step for continuous time t (as in score_sde: round down)."""

@@ -70,8 +70,9 @@ class VPSDE(SDE):
     def corrector_alpha(self, t):
         return self.chain.alphas[self.timestep_index(t)]
 
-    def discrete_std(self, t):
-        return self.chain.sqrt_one_minus_alphas_cumprod[self.timestep_index(t)]
+    def discrete_coeffs(self, t):
+        i = self.timestep_index(t)
+        return self.chain.sqrt_alphas_cumprod[i], self.chain.sqrt_one_minus_alphas_cumprod[i]
 
 
 class subVPSDE(SDE):
@@ -156,8 +157,8 @@ class VESDE(SDE):
         adjacent = jnp.where(i == 0, 0.0, self.ladder.sigmas[jnp.maximum(i - 1, 0)])
         return jnp.zeros_like(x), jnp.sqrt(sigma**2 - adjacent**2)
 
-    def discrete_std(self, t):
-        return self.ladder.sigmas[self.timestep_index(t)]
+    def discrete_coeffs(self, t):
+        return jnp.ones_like(t), self.ladder.sigmas[self.timestep_index(t)]
 
 
 # The one registry of SDE names used by configs.
