@@ -11,7 +11,9 @@ import flax.linen as nn
 
 from models.mlp import MLPScore
 from models.score import make_score_fn, noise_labels, noise_std, check_parametrization
-from models.ema import ema_update
+from models.ncsnpp import NCSNpp, ncsnpp_from_config, ddpmpp_from_config
+from models.ddpm import DDPM, ddpm_from_config
+from models.unet_configs import small_unet_config
 
 
 def _mlp(cfg) -> nn.Module:
@@ -24,6 +26,9 @@ def _mlp(cfg) -> nn.Module:
 # name -> constructor taking the config's `model` section. The one registry of model names.
 MODELS: dict[str, Callable[[Any], nn.Module]] = {
     "mlp": _mlp,
+    "ncsnpp": ncsnpp_from_config,
+    "ddpmpp": ddpmpp_from_config,
+    "ddpm": ddpm_from_config,
 }
 
 
@@ -35,4 +40,4 @@ def get_model(model_config) -> nn.Module:
 
 
 __all__ = ["MLPScore", "MODELS", "get_model", "make_score_fn", "noise_labels", "noise_std",
-           "check_parametrization", "ema_update"]
+           "check_parametrization"]

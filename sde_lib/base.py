@@ -38,8 +38,9 @@ class SDE(abc.ABC):
     """Forward SDE dx = f(x, t) dt + g(t) dw on t in [0, T], discretised with N steps.
 
     A subclass supplies ``sde``, ``marginal_prob``, ``prior_sampling`` and ``prior_logp``; the
-    base class derives an Euler–Maruyama ``discretize``, ``reverse``, ``marginal_coeffs`` and
-    ``corrector_alpha`` from them, so a user's own SDE works with every generic sampler.
+    base class derives an Euler–Maruyama ``discretize``, ``reverse``, ``marginal_coeffs``,
+    ``log_snr`` / ``time_from_log_snr`` and ``corrector_alpha`` from them, so a user's own SDE
+    works with every generic sampler.
     """
 
     T: float = 1.0
@@ -80,6 +81,32 @@ class SDE(abc.ABC):
         mean, std = self.marginal_prob(jnp.ones((t.shape[0], 1), jnp.float32), t)
         return mean[:, 0], std
 
+    def log_snr(self, t: jax.Array) -> jax.Array:
+        """λ(t) = log(alpha_t² / sigma_t²) ``[B]``; decreasing in t for any SDE that adds noise."""
+        alpha, sigma = self.marginal_coeffs(t)
+        return 2.0 * (jnp.log(alpha) - jnp.log(sigma))
+
+    def time_from_log_snr(self, lam: jax.Array) -> jax.Array:
+        """The t in [0, T] with ``log_snr(t) = lam`` (clipped to the ends), ``lam: [n]``.
+
+        Default: bisection on ``log_snr`` (needs only ``marginal_coeffs``, so any SDE with
+        Gaussian marginals gets it; 40 halvings reach float32 resolution on [0, T]). Subclasses
+        with a closed-form inverse may override it. Fast samplers use it to build step
+        schedules that are uniform in log-SNR or in sigma/alpha.
+        """
+        lam = jnp.asarray(lam, jnp.float32)
+        lo = jnp.zeros_like(lam)
+        hi = jnp.full_like(lam, self.T)
+
+        def halve(_, bounds):
+            lo, hi = bounds
+            mid = 0.5 * (lo + hi)
+            above = self.log_snr(mid) > lam      # λ still too large: the answer lies later
+            return jnp.where(above, mid, lo), jnp.where(above, hi, mid)
+
+        lo, hi = jax.lax.fori_loop(0, 40, halve, (lo, hi))
+        return 0.5 * (lo + hi)
+
     def corrector_alpha(self, t: jax.Array) -> jax.Array:
         """The factor alpha_i in the Langevin corrector's step size 2 alpha_i (snr ||z|| / ||s||)²."""
         return jnp.ones_like(t)
@@ -100,8 +127,12 @@ class SDE(abc.ABC):
         return i.astype(jnp.float32) * self.T / max(self.N - 1, 1)
 
     def timestep_index(self, t: jax.Array) -> jax.Array:
-        """Index of the discrete step for continuous time t (as in score_sde: round down)."""
-        return jnp.clip((t * (self.N - 1) / self.T).astype(jnp.int32), 0, self.N - 1)
+        """Index of the discrete step for continuous time t: floor(t (N-1) / T), as in score_sde.
+
+        A margin of 2.5e-4 steps absorbs float32 rounding, so t = i T / (N-1) maps to i exactly,
+        while score_sde's sampling grid linspace(T, eps=1e-3, N) still visits N-1 … 0 once each.
+        """
+        return jnp.clip(jnp.floor(t * (self.N - 1) / self.T + 2.5e-4).astype(jnp.int32), 0, self.N - 1)
 
     def reverse(self, score_fn: ScoreFn, probability_flow: bool = False) -> "ReverseSDE":
         """The reverse-time SDE (or, with ``probability_flow``, the probability-flow ODE)."""

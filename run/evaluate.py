@@ -1,0 +1,52 @@
+"""``--mode eval``: held-out loss and sample quality, written to the workdir."""
+from __future__ import annotations
+
+import json
+import os
+
+import jax
+import numpy as np
+
+from run import builders, quality
+from run.logging_utils import MetricsWriter
+from run.sample import draw, load_trainer_state
+
+
+def heldout_batches(tr, n_batches: int, batch_size: int):
+    """Held-out data: a test split where one exists, else fresh draws from a key training never uses."""
+    import datasets
+    try:
+        test = datasets.get_dataset(tr.config.data, "test")
+    except (ValueError, KeyError):
+        test = tr.dataset
+    key = jax.random.PRNGKey(2**31 - 7)
+    return [np.asarray(test.batch(jax.random.fold_in(key, i), batch_size)) for i in range(n_batches)]
+
+
+def evaluate(config, workdir: str) -> dict:
+    tr, state = load_trainer_state(config, workdir)
+    step = int(jax.device_get(state.step))
+    loss_fn = builders.build_loss(config, tr.sde, tr.builder, train=False)
+    eval_loss = jax.jit(loss_fn)
+    bs = int(config.eval.batch_size)
+    key = jax.random.PRNGKey(12345)
+    losses_ = [float(eval_loss(state.ema_params, b, jax.random.fold_in(key, i)))
+               for i, b in enumerate(heldout_batches(tr, 4, bs))]
+    result = {"step": step, "heldout_loss": float(np.mean(losses_))}
+    if len(tr.shape) == 1:
+        n = int(config.eval.num_samples)
+        sbs = max(min(n, bs) // tr.mesh.devices.size, 1) * tr.mesh.devices.size
+        x, nfe = draw(tr, state.ema_params, n, sbs, jax.random.PRNGKey(777))
+        ref = np.concatenate(heldout_batches(tr, 1, n))
+        result.update(sliced_wasserstein=quality.sliced_wasserstein(x, ref), mmd=quality.mmd_rbf(x[:2000], ref[:2000]),
+                      nfe=nfe)
+    if jax.process_index() == 0:
+        path = os.path.join(tr.workdir, f"eval_{step}.json")
+        with open(path, "w") as f:
+            json.dump(result, f, indent=2)
+        writer = MetricsWriter(tr.workdir)
+        writer.write(step, "eval", **{k: v for k, v in result.items() if k != "step"})
+        writer.close()
+        print(json.dumps(result, indent=2))
+        print(f"wrote {path}")
+    return result

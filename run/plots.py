@@ -1,0 +1,39 @@
+"""PNG figures: 2-D scatter beside the data, and image grids."""
+from __future__ import annotations
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+
+def scatter_2d(samples: np.ndarray, data: np.ndarray, path: str, title: str = "samples") -> None:
+    """Samples and training data side by side on shared axes."""
+    lim = np.percentile(np.abs(np.concatenate([samples, data])), 99.5) * 1.15
+    fig, axes = plt.subplots(1, 2, figsize=(9, 4.5), sharex=True, sharey=True)
+    for ax, pts, name in ((axes[0], data, "training data"), (axes[1], samples, title)):
+        ax.scatter(pts[:, 0], pts[:, 1], s=1.5, alpha=0.5)
+        ax.set_title(f"{name} (n={len(pts)})")
+        ax.set_xlim(-lim, lim)
+        ax.set_ylim(-lim, lim)
+        ax.set_aspect("equal")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def image_grid(images: np.ndarray, path: str, ncol: int | None = None) -> None:
+    """``images: [N, H, W, C]`` in [0, 1] tiled into one PNG (C = 1 shown in grey)."""
+    images = np.clip(np.asarray(images, np.float32), 0.0, 1.0)
+    n, h, w, c = images.shape
+    ncol = ncol or int(np.ceil(np.sqrt(n)))
+    nrow = int(np.ceil(n / ncol))
+    grid = np.ones((nrow * (h + 1) + 1, ncol * (w + 1) + 1, c), np.float32)
+    for i in range(n):
+        r, q = divmod(i, ncol)
+        grid[1 + r * (h + 1):1 + r * (h + 1) + h, 1 + q * (w + 1):1 + q * (w + 1) + w] = images[i]
+    if c == 1:
+        plt.imsave(path, grid[..., 0], cmap="gray", vmin=0, vmax=1)
+    else:
+        plt.imsave(path, grid)
