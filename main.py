@@ -23,8 +23,10 @@ flags.mark_flags_as_required(["config", "workdir"])
 def main(argv):
     del argv
     # Orbax logs every save at INFO; keep the terminal to the progress bar unless asked (-v 0).
-    if FLAGS["verbosity"].using_default_value:
+    if not FLAGS["verbosity"].present:
         logging.set_verbosity(logging.WARNING)
+        import logging as pylogging
+        pylogging.getLogger().setLevel(pylogging.WARNING)
     from run import builders
     config = FLAGS.config
     try:

@@ -27,6 +27,7 @@ def get_config() -> ml_collections.ConfigDict:
     training.snapshot_freq = 2000       # checkpoint every k steps
     training.log_freq = 200
     training.keep_checkpoints = 3
+    training.snapshot_sampling = False  # PNG of EMA samples at every checkpoint
 
     config.sampling = sampling = ml_collections.ConfigDict()
     sampling.method = "pc"

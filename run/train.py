@@ -121,6 +121,25 @@ class Trainer:
         return fn(state, self.host_batches(start, length))
 
 
+def snapshot_samples(tr: Trainer, state, step: int) -> None:
+    """A PNG of a few samples from the EMA parameters, written beside the checkpoints' run."""
+    import os
+    from run import plots
+    from run.sample import draw
+    n = int(tr.config.training.get("snapshot_num_samples", 64))
+    n = max(n // tr.mesh.devices.size, 1) * tr.mesh.devices.size
+    x, _ = draw(tr, state.ema_params, n, n, jax.random.fold_in(jax.random.PRNGKey(0), step))
+    if jax.process_index() != 0:
+        return
+    out = os.path.join(tr.workdir, "samples")
+    os.makedirs(out, exist_ok=True)
+    if len(tr.shape) == 3:
+        plots.image_grid(np.asarray(datasets.inverse_scaler(tr.config.data)(x)), os.path.join(out, f"train_snapshot_{step}.png"))
+    elif tr.shape == (2,):
+        plots.scatter_2d(x, np.asarray(tr.dataset.batch(jax.random.PRNGKey(1), n)),
+                         os.path.join(out, f"train_snapshot_{step}.png"))
+
+
 def train(config, workdir: str, progress: bool = True) -> losses.TrainState:
     """Train (or resume) in ``workdir``; returns the final state."""
     tr = Trainer(config, workdir)
@@ -170,6 +189,8 @@ def train(config, workdir: str, progress: bool = True) -> losses.TrainState:
                     raise TrainingDiverged(f"parameters are not finite at step {step}; the last good "
                                            f"checkpoint (step {ckpt.latest_step()}) in {ckpt.directory} is kept")
                 ckpt.save(step, state)
+                if t.get("snapshot_sampling", False):
+                    snapshot_samples(tr, state, step)
             if bar is not None:
                 bar.update(step - bar.n)
     finally:
