@@ -1,0 +1,32 @@
+"""MRI physics for score-based reconstruction: k-space operators, masks, coil maps, fastMRI I/O,
+metrics and classical baselines.
+
+    import mri
+    mask = mri.make_mask("equispaced", shape=(H, W), acceleration=4, center_fraction=0.08, seed=0)
+    op = mri.SinglecoilOperator(mask)          # x: [B, H, W] -> y: [B, H, W] = mask * fft2c(x)
+    op = mri.MulticoilOperator(mask, sens)     # sens: [C, H, W]; y: [B, C, H, W]
+    x = op.adjoint(y); x = op.normal(x)        # A^H y, A^H A x
+    x = mri.conjugate_gradient(op.normal, rhs, x0, n_iter=20, damping=0.0)
+    x = mri.cs_reconstruct(op, y, method="tv")
+
+Pure JAX / NumPy; only :mod:`mri.fastmri` touches disk.
+"""
+from mri.fft import as_complex, fft2c, ifft2c
+from mri.masks import MASK_KINDS, make_mask, mask_acceleration
+from mri.operators import (ColorizationOperator, InpaintingOperator, LinearOperator, MulticoilOperator,
+                           SinglecoilOperator, conjugate_gradient)
+from mri.coils import birdcage_maps, center_crop, estimate_sens_maps, rss, ssos_combine
+from mri.fastmri import FastMRIFormatError, FastMRIVolume, write_fastmri_file
+from mri.metrics import nmse, psnr, ssim
+from mri.phantom import phantom
+from mri.recon import (CS_METHODS, cs_reconstruct, finite_diff, finite_diff_adjoint, haar2d, haar_levels,
+                       ihaar2d, operator_norm_sq, soft_threshold, zero_filled)
+
+__all__ = [
+    "as_complex", "fft2c", "ifft2c", "MASK_KINDS", "make_mask", "mask_acceleration", "LinearOperator",
+    "SinglecoilOperator", "MulticoilOperator", "InpaintingOperator", "ColorizationOperator",
+    "conjugate_gradient", "birdcage_maps", "center_crop", "estimate_sens_maps", "rss", "ssos_combine",
+    "FastMRIFormatError", "FastMRIVolume", "write_fastmri_file", "nmse", "psnr", "ssim", "phantom",
+    "CS_METHODS", "cs_reconstruct", "finite_diff", "finite_diff_adjoint", "haar2d", "haar_levels", "ihaar2d",
+    "operator_norm_sq", "soft_threshold", "zero_filled",
+]

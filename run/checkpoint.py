@@ -29,7 +29,13 @@ class Checkpointer:
         if step is None:
             raise FileNotFoundError(f"no checkpoint in {self.directory}: train first (--mode train)")
         target = jax.tree.map(ocp.utils.to_shape_dtype_struct, abstract_state)
-        return self.manager.restore(step, args=ocp.args.StandardRestore(target))
+        try:
+            return self.manager.restore(step, args=ocp.args.StandardRestore(target))
+        except ValueError as e:
+            raise ValueError(
+                f"checkpoint {step} in {self.directory} does not match this config's model / optimizer "
+                f"(was it written with other model.* or optim.* settings?). Use a new --workdir or the "
+                f"original config. Orbax said: {str(e)[:1500]}") from None
 
     def wait(self) -> None:
         self.manager.wait_until_finished()

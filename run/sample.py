@@ -6,6 +6,7 @@ import os
 
 import jax
 import numpy as np
+from jax.experimental import multihost_utils
 
 import datasets
 import samplers
@@ -41,6 +42,8 @@ def draw(tr: Trainer, params, n: int, batch_size: int, rng) -> tuple[np.ndarray,
     out, nfe = [], 0
     for i in range(-(-n // batch_size)):
         x, k = fn(params, jax.random.fold_in(rng, i))
+        if not x.is_fully_addressable:  # multi-process: each process holds only its rows
+            x = multihost_utils.process_allgather(x, tiled=True)
         out.append(np.asarray(jax.device_get(x)))
         nfe = int(k)
     return np.concatenate(out)[:n], nfe

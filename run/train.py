@@ -35,9 +35,10 @@ def tree_all_finite(tree) -> jax.Array:
 class Trainer:
     """Everything a train / sample / eval run shares, built once from the config."""
 
-    def __init__(self, config, workdir: str | None):
-        builders.validate(config)
+    def __init__(self, config, workdir: str | None, in_graph_data: bool = True):
+        # Before validate: building an SDE touches the devices, after which joining is too late.
         mesh_lib.maybe_initialize_distributed(config)
+        builders.validate(config)
         self.config = config
         self.workdir = builders.prepare_workdir(workdir) if workdir is not None else None
         self.mesh = mesh_lib.make_mesh(int(config.parallel.get("num_devices", 0)))
@@ -47,8 +48,9 @@ class Trainer:
         self.optimizer = builders.build_optimizer(config)
         self.dataset = datasets.get_dataset(config.data, "train")
         self.shape = tuple(self.dataset.shape)
-        # In-graph data: toy distributions are sampled inside the compiled step (no host work).
-        self.sample_data = TOY2D.get(config.data.dataset)
+        # In-graph data: toy distributions are sampled inside the compiled step (no host work);
+        # in_graph_data=False feeds them through host_batches like any other dataset.
+        self.sample_data = TOY2D.get(config.data.dataset) if in_graph_data else None
         key = jax.random.PRNGKey(int(config.seed))
         self.init_key, self.train_key = jax.random.split(key)
         self.replicated = mesh_lib.replicated(self.mesh)
@@ -103,15 +105,18 @@ class Trainer:
                        out_shardings=(self.replicated, self.replicated), donate_argnums=0)
 
     def host_batches(self, start: int, length: int) -> jax.Array:
-        """Batches for steps [start, start+length): each process loads only its rows."""
+        """Batches for steps [start, start+length), ``[length, B, ...]`` sharded on B.
+
+        Every process draws the step's global batch on the host (for in-memory data this is an
+        index draw and a gather) and transfers only the rows of its own devices.
+        """
         bs = int(self.config.training.batch_size)
-        n_proc, pid = jax.process_count(), jax.process_index()
         local = []
         for s in range(start, start + length):
-            k_data = self.step_keys(s)[0]
-            full = self.dataset.batch(k_data, bs)  # indices are drawn from the global key
-            rows = bs // n_proc
-            local.append(np.asarray(full)[pid * rows:(pid + 1) * rows])
+            # The global batch is a function of the step key alone (same on every process, any
+            # device count); each process keeps the rows its devices hold, in mesh order.
+            full = self.dataset.batch(self.step_keys(s)[0], bs)
+            local.append(mesh_lib.local_rows(full, self.mesh))
         return mesh_lib.global_batch(np.stack(local), self.mesh, extra_leading=1)
 
     def run_steps(self, state, start: int, length: int):

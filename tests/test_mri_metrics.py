@@ -1,0 +1,71 @@
+"""fastMRI metrics against hand-computed values."""
+import math
+
+import numpy as np
+import pytest
+
+import mri
+
+GT = np.array([[0.0, 1.0], [2.0, 4.0]])
+PRED = GT + np.array([[1.0, 0.0], [0.0, -1.0]])
+
+
+def test_nmse_and_psnr_by_hand():
+    assert mri.nmse(GT, PRED) == pytest.approx(2.0 / 21.0)
+    # mse = 2 / 4, data range = gt.max() = 4
+    assert mri.psnr(GT, PRED) == pytest.approx(10 * math.log10(16 / 0.5))
+    assert mri.psnr(GT, PRED, data_range=1.0) == pytest.approx(10 * math.log10(1 / 0.5))
+    assert mri.psnr(GT, GT) == math.inf
+    # complex inputs are compared as magnitudes
+    assert mri.nmse(GT * 1j, PRED) == pytest.approx(2.0 / 21.0)
+
+
+def test_ssim_identical_and_constant_images():
+    rng = np.random.default_rng(0)
+    img = rng.random((16, 16))
+    assert mri.ssim(img, img) == pytest.approx(1.0)
+    # constant images: means a and b, zero variances -> (2ab + C1) / (a² + b² + C1), C1 = (0.01 L)²
+    a, b, L = 2.0, 1.0, 2.0
+    c1 = (0.01 * L) ** 2
+    assert mri.ssim(np.full((8, 8), a), np.full((8, 8), b)) == pytest.approx((2 * a * b + c1) / (a * a + b * b + c1))
+
+
+def brute_force_ssim(x, y, L, win=7, k1=0.01, k2=0.03):
+    c1, c2 = (k1 * L) ** 2, (k2 * L) ** 2
+    vals = []
+    for i in range(x.shape[0] - win + 1):
+        for j in range(x.shape[1] - win + 1):
+            wx, wy = x[i:i + win, j:j + win].ravel(), y[i:i + win, j:j + win].ravel()
+            mx, my = wx.mean(), wy.mean()
+            vx, vy = wx.var(ddof=1), wy.var(ddof=1)
+            cxy = np.sum((wx - mx) * (wy - my)) / (wx.size - 1)
+            vals.append((2 * mx * my + c1) * (2 * cxy + c2) / ((mx**2 + my**2 + c1) * (vx + vy + c2)))
+    return np.mean(vals)
+
+
+def test_ssim_matches_window_by_window_definition():
+    rng = np.random.default_rng(1)
+    x = rng.random((11, 10))
+    y = x + 0.3 * rng.standard_normal(x.shape)
+    assert mri.ssim(x, y) == pytest.approx(brute_force_ssim(x, y, x.max()), rel=1e-10)
+    assert mri.ssim(x, y, data_range=5.0) == pytest.approx(brute_force_ssim(x, y, 5.0), rel=1e-10)
+    assert mri.ssim(x, y, win_size=3) == pytest.approx(brute_force_ssim(x, y, x.max(), win=3), rel=1e-10)
+    assert mri.ssim(x, y) < 0.9
+
+
+def test_volume_ssim_is_slice_mean_with_volume_max():
+    rng = np.random.default_rng(2)
+    gt = rng.random((3, 9, 9)) * np.array([1.0, 2.0, 4.0])[:, None, None]
+    pred = gt + 0.2 * rng.standard_normal(gt.shape)
+    expected = np.mean([brute_force_ssim(g, p, gt.max()) for g, p in zip(gt, pred)])
+    assert mri.ssim(gt, pred) == pytest.approx(expected, rel=1e-10)
+    # the per-slice maximum would give a different number
+    per_slice = np.mean([brute_force_ssim(g, p, g.max()) for g, p in zip(gt, pred)])
+    assert abs(mri.ssim(gt, pred) - per_slice) > 1e-3
+
+
+def test_metric_errors():
+    with pytest.raises(ValueError, match="shape"):
+        mri.psnr(np.zeros((2, 2)), np.zeros((2, 3)))
+    with pytest.raises(ValueError, match="win_size"):
+        mri.ssim(np.ones((5, 5)), np.ones((5, 5)))
