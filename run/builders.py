@@ -4,6 +4,7 @@ from __future__ import annotations
 import os
 
 import jax
+import ml_collections
 import jax.numpy as jnp
 
 import datasets
@@ -61,7 +62,14 @@ def build_sde(config) -> sde_lib.SDE:
 
 
 def build_model(config):
-    return models.get_model(config.model)
+    """The network; image size, channels and centering come from ``data.*`` as in score_sde."""
+    m = config.model
+    if "image_size" in config.data:
+        m = ml_collections.ConfigDict(config.model.to_dict())
+        m.image_size = int(config.data.image_size)
+        m.num_channels = int(config.data.get("num_channels", 1))
+        m.centered = bool(config.data.get("centered", False))
+    return models.get_model(m)
 
 
 def example_input(config, shape):

@@ -1,0 +1,25 @@
+"""Wall-clock helpers shared by the benchmarks: best-of-k timing of compiled calls."""
+from __future__ import annotations
+
+import platform
+import time
+
+import jax
+
+
+def best_time(fn, *args, repeats: int = 5, number: int = 1) -> float:
+    """Seconds per call: the best of ``repeats`` runs of ``number`` calls (after one warm-up)."""
+    jax.block_until_ready(fn(*args))
+    best = float("inf")
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        for _ in range(number):
+            out = fn(*args)
+        jax.block_until_ready(out)
+        best = min(best, (time.perf_counter() - t0) / number)
+    return best
+
+
+def machine() -> str:
+    dev = jax.devices()[0]
+    return f"{platform.processor() or platform.machine()}, {jax.device_count()} x {dev.platform} ({dev.device_kind}), jax {jax.__version__}"
