@@ -27,8 +27,11 @@ def main(argv):
         logging.set_verbosity(logging.WARNING)
         import logging as pylogging
         pylogging.getLogger().setLevel(pylogging.WARNING)
-    from run import builders
+    from run import mesh
     config = FLAGS.config
+    # Join the other processes of a multi-host run before anything touches a device.
+    mesh.maybe_initialize_distributed(config)
+    from run import builders
     try:
         builders.validate(config, FLAGS.mode)
     except ValueError as e:
