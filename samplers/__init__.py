@@ -2,6 +2,8 @@
 
     x, nfe = samplers.sample(rng, sde, score_fn, shape, method="pc", predictor="euler_maruyama",
                              corrector="langevin", snr=0.16)
+    x, nfe = samplers.sample(rng, sde, score_fn, shape, method="dpm_solver_pp", num_steps=20)
+    logp, nfe = samplers.log_likelihood(rng, sde, score_fn, x, estimator="rademacher")
 
 Pure JAX: no Flax, no disk, no device-axis names. Every method is one compiled program.
 """
@@ -9,6 +11,18 @@ from samplers.api import METHODS, get_method, get_sampler, sample
 from samplers.correctors import CORRECTORS, get_corrector
 from samplers.pc import pc_sample, time_grid
 from samplers.predictors import PREDICTORS, get_predictor
+from samplers.rk45 import ODEStats, dopri5
+from samplers.ode import ode_sample, ode_solve
+from samplers.ddim import ddim_sample
+from samplers.dpm_solver import dpm_solver_pp_sample
+from samplers.heun import heun_sample
+from samplers.adaptive_sde import adaptive_sde_sample
+from samplers.likelihood import ESTIMATORS, bits_per_dim, log_likelihood
+from samplers.schedules import SCHEDULES, draw_prior, step_times
 
 __all__ = ["METHODS", "get_method", "get_sampler", "sample", "CORRECTORS", "get_corrector",
-           "PREDICTORS", "get_predictor", "pc_sample", "time_grid"]
+           "PREDICTORS", "get_predictor", "pc_sample", "time_grid", "ODEStats", "dopri5",
+           "ode_sample", "ode_solve", "ddim_sample", "dpm_solver_pp_sample", "heun_sample",
+           "adaptive_sde_sample", "ESTIMATORS", "bits_per_dim", "log_likelihood", "SCHEDULES",
+           "draw_prior", "step_times"]
+from samplers.posterior import POSTERIOR_METHODS, from_complex, posterior_mean_std, posterior_sample, to_complex  # noqa: E402,F401

@@ -7,12 +7,22 @@ from typing import Callable
 
 import jax
 
+from samplers.adaptive_sde import adaptive_sde_sample
+from samplers.ddim import ddim_sample
+from samplers.dpm_solver import dpm_solver_pp_sample
+from samplers.heun import heun_sample
+from samplers.ode import ode_sample
 from samplers.pc import pc_sample
 
 # name -> fn(rng, sde, score_fn, shape, **options) -> (x, nfe). The one registry of methods;
 # sibling modules add theirs here by import, not by side effect.
 METHODS: dict[str, Callable] = {
     "pc": pc_sample,
+    "ode": ode_sample,
+    "ddim": ddim_sample,
+    "dpm_solver_pp": dpm_solver_pp_sample,
+    "heun": heun_sample,
+    "adaptive_sde": adaptive_sde_sample,
 }
 
 

@@ -1,0 +1,71 @@
+"""Step schedules for the fixed-step solvers, and the pieces every sampler shares.
+
+A schedule is ``num_steps + 1`` times from T down to eps (step i goes from ts[i] to ts[i+1]):
+
+- ``"uniform"``: uniform in t (for VE that is geometric in sigma);
+- ``"logsnr"``: uniform in λ = log(alpha² / sigma²), DPM-Solver's choice;
+- ``"edm"``: Karras et al. (2022): r = sigma / alpha spaced uniformly in r^(1/ρ), ρ = 7, which
+  crowds the steps near the data end.
+
+Only ``sde.marginal_coeffs``, ``sde.log_snr`` and ``sde.time_from_log_snr`` are used, so the
+schedules work for any SDE with Gaussian marginals N(alpha_t x0, sigma_t² I).
+"""
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+
+from sde_lib import SDE, x0_from_score
+
+SCHEDULES = ("uniform", "logsnr", "edm")
+EDM_RHO = 7.0
+
+
+def check_num_steps(num_steps) -> int:
+    if isinstance(num_steps, bool) or int(num_steps) != num_steps or int(num_steps) < 1:
+        raise ValueError(f"num_steps must be an integer >= 1; got {num_steps!r}")
+    return int(num_steps)
+
+
+def check_eps(sde: SDE, eps) -> None:
+    if isinstance(eps, jax.core.Tracer):
+        return
+    if not 0.0 < float(eps) < sde.T:
+        raise ValueError(f"eps (the final time) must lie in (0, T = {sde.T}); got {eps}")
+
+
+def step_times(sde: SDE, num_steps: int, schedule: str = "uniform", eps: float = 1e-3) -> jax.Array:
+    """``[num_steps + 1]`` decreasing times, ``ts[0] = T`` and ``ts[-1] = eps`` exactly."""
+    n = check_num_steps(num_steps)
+    if schedule not in SCHEDULES:
+        raise ValueError(f"unknown schedule {schedule!r}; valid names: {list(SCHEDULES)}")
+    check_eps(sde, eps)
+    ends = jnp.asarray([sde.T, eps], jnp.float32)
+    if schedule == "uniform":
+        ts = jnp.linspace(ends[0], ends[1], n + 1)
+    else:
+        lam_T, lam_eps = sde.log_snr(ends)
+        frac = jnp.linspace(0.0, 1.0, n + 1)
+        if schedule == "logsnr":
+            lam = lam_T + frac * (lam_eps - lam_T)
+        else:
+            # r = sigma / alpha = exp(-λ / 2), interpolated linearly in r^(1/ρ).
+            r_T, r_eps = jnp.exp(-0.5 * lam_T), jnp.exp(-0.5 * lam_eps)
+            r = (r_T ** (1 / EDM_RHO) + frac * (r_eps ** (1 / EDM_RHO) - r_T ** (1 / EDM_RHO))) ** EDM_RHO
+            lam = -2.0 * jnp.log(r)
+        ts = sde.time_from_log_snr(lam)
+    # Pin the ends: bisection lands within float resolution, the solvers want them exact.
+    return ts.at[0].set(ends[0]).at[-1].set(ends[1])
+
+
+def draw_prior(rng: jax.Array, sde: SDE, shape) -> tuple[jax.Array, jax.Array]:
+    """``(rng, x_T)``: every sampler here draws its prior sample this way, so one key gives the
+    same starting point to every method (how tests compare solvers on one trajectory)."""
+    rng, k_prior = jax.random.split(rng)
+    return rng, sde.prior_sampling(k_prior, tuple(shape))
+
+
+def data_prediction(sde: SDE, score_fn, x: jax.Array, t: jax.Array) -> jax.Array:
+    """Tweedie's x̂0 = (x + sigma_t² s(x, t)) / alpha_t: one score call."""
+    alpha, sigma = sde.marginal_coeffs(t)
+    return x0_from_score(x, score_fn(x, t), alpha, sigma)
