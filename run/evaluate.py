@@ -8,7 +8,7 @@ import jax
 import numpy as np
 
 import samplers
-from run import builders, quality
+from run import builders, mesh as mesh_lib, quality
 from run.logging_utils import MetricsWriter
 from run.sample import draw, load_trainer_state
 
@@ -46,10 +46,13 @@ def evaluate(config, workdir: str) -> dict:
     tr, state = load_trainer_state(config, workdir)
     step = int(jax.device_get(state.step))
     loss_fn = builders.build_loss(config, tr.sde, tr.builder, train=False)
-    eval_loss = jax.jit(loss_fn)
+    # The held-out batch is sharded over the mesh like a training batch.
+    eval_loss = jax.jit(loss_fn, in_shardings=(tr.replicated, mesh_lib.batch_sharding(tr.mesh), tr.replicated))
     bs = int(config.eval.batch_size)
+    mesh_lib.check_batch(bs, tr.mesh, "eval.batch_size")
     key = jax.random.PRNGKey(12345)
-    losses_ = [float(eval_loss(state.ema_params, b, jax.random.fold_in(key, i)))
+    losses_ = [float(eval_loss(state.ema_params, mesh_lib.global_batch(mesh_lib.local_rows(b, tr.mesh), tr.mesh),
+                               jax.random.fold_in(key, i)))
                for i, b in enumerate(heldout_batches(tr, 4, bs))]
     result = {"step": step, "heldout_loss": float(np.mean(losses_))}
     if len(tr.shape) == 1:

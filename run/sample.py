@@ -1,6 +1,7 @@
 """``--mode sample``: samples from the latest checkpoint's EMA parameters, sharded over the mesh."""
 from __future__ import annotations
 
+import functools
 import logging
 import os
 
@@ -25,6 +26,7 @@ def load_trainer_state(config, workdir: str):
     return tr, state
 
 
+@functools.lru_cache(maxsize=16)
 def make_sampler(tr: Trainer, batch_size: int):
     """``fn(params, rng) -> (x [batch_size, ...], nfe)``, compiled once, output sharded on data."""
     opts = builders.sampler_options(tr.config)
