@@ -1,0 +1,95 @@
+"""NCSN++ training-step benchmark at 32×32×1 (issue 3's reference setting).
+
+    python bench/bench_unet.py [--batch 16] [--steps 5]
+
+NCSN++ (VE, fourier, FIR, biggan), nf=32, ch_mult (1, 2, 2), 2 res blocks, attention at 16,
+batch 16. Prints, measured in the same run:
+- one jitted forward; a bare jitted forward + backward + Adam (loss = mean(out²));
+- the library's train step (DSM loss with its noise draws, Adam, EMA) on a fixed batch, and
+  the same step inside the train loop with host data (embedded brain slices) — ratios to bare;
+- images/s and XLA's memory estimate for the compiled step (CPU has no allocator statistics).
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+import jax  # noqa: E402
+import jax.numpy as jnp  # noqa: E402
+import optax  # noqa: E402
+
+from bench.timing import best_time, machine  # noqa: E402
+from configs.ve.ncsnpp_cifar10_continuous import get_config  # noqa: E402
+from run.train import Trainer  # noqa: E402
+
+
+def small_config(batch: int):
+    c = get_config()
+    c.data.dataset, c.data.image_size, c.data.num_channels = "brain", 32, 1
+    c.data.centered, c.data.random_flip = False, False
+    m = c.model
+    m.nf, m.ch_mult, m.num_res_blocks, m.attn_resolutions, m.dropout = 32, (1, 2, 2), 2, (16,), 0.0
+    c.training.batch_size, c.training.n_jitted_steps = batch, 1
+    return c
+
+
+def mem_mb(compiled) -> str:
+    ma = compiled.memory_analysis()
+    if ma is None:
+        return "n/a"
+    total = ma.temp_size_in_bytes + ma.argument_size_in_bytes + ma.output_size_in_bytes
+    return f"{total / 2**20:.0f}"
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--batch", type=int, default=16)
+    ap.add_argument("--steps", type=int, default=5)
+    args = ap.parse_args()
+    config = small_config(args.batch)
+    tr = Trainer(config, None)
+    state = tr.init_state()
+    params, model = state.params, tr.model
+    x = jnp.asarray(tr.dataset.batch(jax.random.PRNGKey(0), args.batch))
+    labels = jnp.full((args.batch,), 1.0)
+
+    fwd = jax.jit(lambda p, x: model.apply(p, x, labels))
+    t_fwd = best_time(fwd, params, x, repeats=args.steps, number=2)
+
+    opt = tr.optimizer
+
+    def bare(p, o):
+        g = jax.grad(lambda p: jnp.mean(model.apply(p, x, labels) ** 2))(p)
+        u, o = opt.update(g, o, p)
+        return optax.apply_updates(p, u), o
+    bare_c = jax.jit(bare).lower(params, opt.init(params)).compile()
+    t_bare = best_time(bare_c, params, opt.init(params), repeats=args.steps)
+
+    lib = jax.jit(tr._train_step).lower(state, x, jax.random.PRNGKey(1)).compile()
+    t_lib = best_time(lambda s: lib(s, x, jax.random.PRNGKey(1))[0], state, repeats=args.steps)
+
+    st = tr.init_state()
+    st, _ = tr.run_steps(st, 0, 1)
+    t0 = time.perf_counter()
+    for i in range(args.steps):
+        st, _ = tr.run_steps(st, i + 1, 1)
+    jax.block_until_ready(st)
+    t_loop = (time.perf_counter() - t0) / args.steps
+
+    print(f"machine: {machine()}\n")
+    print(f"NCSN++ 32×32×1, nf=32, ch_mult (1,2,2), 2 res blocks, attn 16, batch {args.batch}\n")
+    print("| what | ms | ÷ bare step | images / s | compiled memory (MiB) |")
+    print("|---|---|---|---|---|")
+    print(f"| jitted forward | {t_fwd * 1e3:.1f} | | {args.batch / t_fwd:.0f} | |")
+    print(f"| bare forward + backward + Adam | {t_bare * 1e3:.1f} | 1.00 | {args.batch / t_bare:.0f} | {mem_mb(bare_c)} |")
+    print(f"| library train step (DSM, Adam, EMA), fixed batch | {t_lib * 1e3:.1f} | {t_lib / t_bare:.2f} | {args.batch / t_lib:.0f} | {mem_mb(lib)} |")
+    print(f"| train loop incl. host data (brain slices) | {t_loop * 1e3:.1f} | {t_loop / t_bare:.2f} | {args.batch / t_loop:.0f} | |")
+    print("\nreference (issue 3): PyTorch score_sde on these 2 cores ≈ 60 ms forward, ≈ 240 ms per training step")
+
+
+if __name__ == "__main__":
+    main()
