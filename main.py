@@ -1,8 +1,10 @@
-"""score-sde-jax command line: train, evaluate, sample (and, as they land, reconstruct).
+"""score-sde-jax command line: train, evaluate, sample, reconstruct (MRI / inverse problems).
 
     python main.py --config configs/toy2d.py --workdir runs/toy2d --mode train
     python main.py --config configs/toy2d.py --workdir runs/toy2d --mode sample
     python main.py --config configs/toy2d.py --workdir runs/toy2d --mode eval
+
+    python main.py --config configs/mri/brain_recon.py --workdir runs/brain --mode recon
 
 Override any config key: ``--config.training.n_iters=2000``.
 """
@@ -16,7 +18,7 @@ from ml_collections import config_flags
 FLAGS = flags.FLAGS
 config_flags.DEFINE_config_file("config", None, "Path to an ml_collections config file.", lock_config=True)
 flags.DEFINE_string("workdir", None, "Run directory: checkpoints/, samples/, metrics.jsonl live here.")
-flags.DEFINE_enum("mode", "train", ["train", "eval", "sample"], "What to run.")
+flags.DEFINE_enum("mode", "train", ["train", "eval", "sample", "recon"], "What to run.")
 flags.mark_flags_as_required(["config", "workdir"])
 
 
@@ -46,6 +48,13 @@ def main(argv):
     elif FLAGS.mode == "eval":
         from run.evaluate import evaluate
         evaluate(config, FLAGS.workdir)
+    elif FLAGS.mode == "recon":
+        from run.recon import reconstruct
+        try:
+            reconstruct(config, FLAGS.workdir)
+        except ValueError as e:
+            print(f"error: {e}", file=sys.stderr)
+            sys.exit(2)
 
 
 if __name__ == "__main__":

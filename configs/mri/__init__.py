@@ -1,0 +1,1 @@
+"""MRI reconstruction configs (``--mode recon``)."""
