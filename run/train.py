@@ -104,6 +104,10 @@ class Trainer:
         return jax.jit(run, in_shardings=(self.replicated, mesh_lib.batch_sharding(self.mesh, 1)),
                        out_shardings=(self.replicated, self.replicated), donate_argnums=0)
 
+    @functools.cached_property
+    def _data_keys(self):
+        return jax.jit(jax.vmap(lambda s: self.step_keys(s)[0]))
+
     def host_batches(self, start: int, length: int) -> jax.Array:
         """Batches for steps [start, start+length), ``[length, B, ...]`` sharded on B.
 
@@ -111,11 +115,13 @@ class Trainer:
         index draw and a gather) and transfers only the rows of its own devices.
         """
         bs = int(self.config.training.batch_size)
+        # All of the chunk's data keys in one host transfer (one wait on the device, not one per step).
+        keys = np.asarray(self._data_keys(jnp.arange(start, start + length)))
         local = []
-        for s in range(start, start + length):
+        for key in keys:
             # The global batch is a function of the step key alone (same on every process, any
             # device count); each process keeps the rows its devices hold, in mesh order.
-            full = self.dataset.batch(self.step_keys(s)[0], bs)
+            full = self.dataset.batch(key, bs)
             local.append(mesh_lib.local_rows(full, self.mesh))
         return mesh_lib.global_batch(np.stack(local), self.mesh, extra_leading=1)
 
