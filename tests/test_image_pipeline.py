@@ -17,7 +17,7 @@ def tiny_config():
     m.num_scales = 50
     config.training.batch_size = 32
     config.training.n_iters = 60
-    config.training.n_jitted_steps = 10
+    config.training.n_jitted_steps = 1
     config.training.snapshot_freq = 60
     config.training.log_freq = 10
     config.training.snapshot_sampling = True
