@@ -54,6 +54,7 @@ class Trainer:
         key = jax.random.PRNGKey(int(config.seed))
         self.init_key, self.train_key = jax.random.split(key)
         self.replicated = mesh_lib.replicated(self.mesh)
+        self._key_block = (None, None)
 
     # --- state ------------------------------------------------------------------------------
     def init_state(self) -> losses.TrainState:
@@ -111,9 +112,17 @@ class Trainer:
         return jax.jit(run, in_shardings=(self.replicated, mesh_lib.batch_sharding(self.mesh, 1)),
                        out_shardings=(self.replicated, self.replicated), donate_argnums=0)
 
-    @functools.cached_property
-    def _data_keys(self):
-        return jax.jit(jax.vmap(lambda s: self.step_keys(s)[0]))
+    def data_key(self, step: int) -> np.ndarray:
+        """The data key of a step (``step_keys(step)[0]``) as host words.
+
+        Keys are made on the device in blocks of 4096 steps and kept on the host, so preparing a
+        batch does not wait for the train step still running on the device.
+        """
+        block = step // 4096
+        if self._key_block[0] != block:
+            steps = jnp.arange(block * 4096, (block + 1) * 4096)
+            self._key_block = (block, np.asarray(jax.jit(jax.vmap(lambda s: self.step_keys(s)[0]))(steps)))
+        return self._key_block[1][step % 4096]
 
     def host_batches(self, start: int, length: int) -> jax.Array:
         """Batches for steps [start, start+length), ``[length, B, ...]`` sharded on B.
@@ -122,13 +131,11 @@ class Trainer:
         index draw and a gather) and transfers only the rows of its own devices.
         """
         bs = int(self.config.training.batch_size)
-        # All of the chunk's data keys in one host transfer (one wait on the device, not one per step).
-        keys = np.asarray(self._data_keys(jnp.arange(start, start + length)))
         local = []
-        for key in keys:
+        for s in range(start, start + length):
             # The global batch is a function of the step key alone (same on every process, any
-            # device count); each process keeps the rows its devices hold, in mesh order.
-            full = self.dataset.batch(key, bs)
+            # device count, after a restart); each process keeps the rows its devices hold.
+            full = self.dataset.batch(self.data_key(s), bs)
             local.append(mesh_lib.local_rows(full, self.mesh))
         return mesh_lib.global_batch(np.stack(local), self.mesh, extra_leading=1)
 
