@@ -24,54 +24,30 @@ Training takes ~1 h on one GPU at these settings (200k samples seen at batch 128
 """
 import ml_collections
 
+from configs.default_image import get_default_configs
+
 
 def get_config() -> ml_collections.ConfigDict:
-    config = ml_collections.ConfigDict()
-    config.seed = 42
-
-    config.training = training = ml_collections.ConfigDict()
-    training.sde = "vpsde"
-    training.continuous = True
-    training.loss = "dsm"
+    config = get_default_configs()
+    training = config.training
     training.reduce_mean = True
-    training.likelihood_weighting = False
-    training.eps = 1e-5
-    training.batch_size = 128
     training.n_iters = 60000
     training.n_jitted_steps = 1         # 1 on CPU: XLA:CPU runs conv backward slowly inside loops
     training.snapshot_freq = 5000
     training.log_freq = 100
-    training.keep_checkpoints = 3
-    training.snapshot_sampling = True
-    training.snapshot_num_samples = 64
 
-    config.sampling = sampling = ml_collections.ConfigDict()
-    sampling.method = "pc"
-    sampling.predictor = "reverse_diffusion"
-    sampling.corrector = "langevin"
-    sampling.snr = 0.16
-    sampling.n_steps_each = 1
-    sampling.noise_removal = True
-    sampling.eps = 1e-3
-    sampling.num_samples = 64
-    sampling.options = ml_collections.ConfigDict()
+    config.sampling.predictor = "reverse_diffusion"
+    config.sampling.corrector = "langevin"
 
-    config.eval = evaluate = ml_collections.ConfigDict()
-    evaluate.batch_size = 64
-    evaluate.num_samples = 64
-    evaluate.enable_bpd = True
-    evaluate.bpd_num_batches = 1
-
-    config.data = data = ml_collections.ConfigDict()
+    data = config.data
     data.dataset = "brain"
     data.image_size = 32
     data.num_channels = 1
     data.centered = False
     data.random_flip = True
-    data.uniform_dequantization = False
     data.contrasts = ("t1", "t2", "pd")
 
-    config.model = model = ml_collections.ConfigDict()
+    model = config.model
     model.name = "ddpmpp"               # NCSN++'s U-Net in its VP form (score_sde's "ncsnpp" + VP settings)
     model.output = "eps"
     model.label = "time"
@@ -89,24 +65,8 @@ def get_config() -> ml_collections.ConfigDict:
     model.image_size = 32
     model.num_channels = 1
     model.ema_rate = 0.999
-    model.beta_min = 0.1
-    model.beta_max = 20.0
-    model.sigma_min = 0.01
-    model.sigma_max = 50.0
-    model.num_scales = 1000
-    model.dtype = "float32"
 
-    config.optim = optim = ml_collections.ConfigDict()
-    optim.lr = 2e-4
-    optim.warmup = 2000
-    optim.grad_clip = 1.0
-    optim.beta1 = 0.9
-    optim.eps = 1e-8
-    optim.weight_decay = 0.0
-
-    config.parallel = parallel = ml_collections.ConfigDict()
-    parallel.num_devices = 0
-    parallel.distributed = False
+    config.optim.warmup = 2000
 
     config.recon = recon = ml_collections.ConfigDict()
     recon.method = "score_mri"          # score_mri | projection | dps | dds | mmps
