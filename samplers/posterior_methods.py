@@ -258,14 +258,9 @@ def dps(rng, sde: SDE, score_fn, view: PriorView, y, *, num_steps: int = 1000, z
     The score is evaluated at ``num_steps`` times from T down to ``eps`` (``schedule``); the
     output is Tweedie's x̂0 at ``eps``. DPS is an approximation (it treats p(x0 | x_t) as a point
     mass at x̂0 and normalises the step by the residual); it takes no ``noise_std``.
-    clip_x0: if > 0, clip x̂0 to [-clip_x0, clip_x0] before data consistency. Near t = T the
-        Tweedie estimate divides by alpha_t ≈ 0.007 (VP), so a trained network's error there is
-        amplified ~150x; with the exact score it is harmless, with a network it can diverge
-        (measured on the CPU brain prior: PSNR 1.4 dB unclipped). Set it to a bound of the data.
     Returns ``(x, nfe = num_steps)``.
     """
     num_steps = _check_ddim(sde, num_steps, eta, schedule, eps)
-    clip_x0 = _check_float("clip_x0", clip_x0)
     zeta = _check_float("zeta", zeta)
     ts = step_times(sde, num_steps - 1, schedule, eps)
     rng, x = draw_prior(rng, sde, view.prior_shape)
