@@ -79,7 +79,7 @@ def get_config() -> ml_collections.ConfigDict:
         num_steps=0, predictor="reverse_diffusion", corrector="langevin", snr=0.16, n_steps=1,
         lam=1.0, dc_iters=5))               # lam: Song et al.'s λ
     recon.dps = ml_collections.ConfigDict(dict(num_steps=1000, zeta=1.0, eta=1.0))
-    recon.dds = ml_collections.ConfigDict(dict(num_steps=50, eta=0.15, cg_iters=5, clip_x0=1.5))
+    recon.dds = ml_collections.ConfigDict(dict(num_steps=50, eta=1.0, cg_iters=5, clip_x0=1.5))  # eta 1 + clip: trained priors
     recon.mmps = ml_collections.ConfigDict(dict(num_steps=200, predictor="euler_maruyama", corrector="none",
                                                 cg_iters=5))
     recon.options = ml_collections.ConfigDict()   # extra options on top (Python use)
