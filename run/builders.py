@@ -72,13 +72,13 @@ def build_model(config):
     return models.get_model(m)
 
 
-def example_input(config, shape):
+def example_input(shape):
     """A batch of ones used to initialise the network: ``[1, *shape]``."""
     return jnp.ones((1,) + tuple(shape), jnp.float32), jnp.ones((1,), jnp.float32)
 
 
 def init_params(config, model, shape, rng):
-    x, labels = example_input(config, shape)
+    x, labels = example_input(shape)
     return model.init({"params": rng, "dropout": rng}, x, labels, train=False)
 
 

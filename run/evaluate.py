@@ -7,15 +7,15 @@ import os
 import jax
 import numpy as np
 
+import datasets
 import samplers
-from run import builders, mesh as mesh_lib, quality
+from run import builders, mesh as mesh_lib, plots, quality
 from run.logging_utils import MetricsWriter
 from run.sample import draw, load_trainer_state
 
 
 def heldout_batches(tr, n_batches: int, batch_size: int):
     """Held-out data: a test split where one exists, else fresh draws from a key training never uses."""
-    import datasets
     try:
         test = datasets.get_dataset(tr.config.data, "test")
     except (ValueError, KeyError):
@@ -65,8 +65,6 @@ def evaluate(config, workdir: str) -> dict:
     if len(tr.shape) == 3 and bool(config.eval.get("enable_bpd", True)):
         result.update(bits_per_dim(tr, state.ema_params, config))
     if len(tr.shape) == 3:
-        from run import plots
-        import datasets
         x, nfe = draw(tr, state.ema_params, min(64, int(config.eval.num_samples)),
                       max(min(64, int(config.eval.num_samples)) // tr.mesh.devices.size, 1) * tr.mesh.devices.size,
                       jax.random.PRNGKey(778))
