@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import tempfile
 
 import jax
 import ml_collections
@@ -125,14 +126,17 @@ def sampler_options(config) -> dict:
 
 
 def prepare_workdir(workdir: str) -> str:
-    """Create the workdir and prove it is writable, naming the path if not."""
+    """Create the workdir and prove it is writable, naming the path if not.
+
+    The probe file gets a unique name: in a multi-process run every process probes the same
+    (shared) workdir at the same moment, and one fixed name would let one process delete the
+    file another is about to remove.
+    """
     workdir = os.path.abspath(workdir)
     try:
         os.makedirs(workdir, exist_ok=True)
-        probe = os.path.join(workdir, ".write_test")
-        with open(probe, "w") as f:
-            f.write("ok")
-        os.remove(probe)
+        with tempfile.NamedTemporaryFile(dir=workdir, prefix=".write_test.") as f:
+            f.write(b"ok")
     except OSError as e:
         raise PermissionError(f"workdir {workdir} cannot be written: {e.strerror or e}") from None
     return workdir

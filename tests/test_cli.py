@@ -105,6 +105,22 @@ def test_unwritable_workdir_names_the_path(tmp_path):
     assert str(blocker / "run") in out.stderr
 
 
+def test_processes_probing_one_workdir_do_not_collide(tmp_path):
+    """Every process of a multi-process run checks the shared workdir at the same moment; with
+    one fixed probe name, one process deleted the file another was about to remove and that
+    process stopped with 'cannot be written' (a CI failure). Hammer it from two threads."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from run.builders import prepare_workdir
+
+    def hammer(_):
+        for _ in range(1500):
+            prepare_workdir(str(tmp_path / "shared"))
+    with ThreadPoolExecutor(2) as pool:
+        list(pool.map(hammer, range(2)))
+    assert os.listdir(tmp_path / "shared") == []
+
+
 def test_nan_loss_stops_training_and_keeps_last_good_checkpoint(tmp_path):
     from configs.toy2d import get_config
     from run.train import TrainingDiverged, train

@@ -77,6 +77,27 @@ def finish(p) -> str:
     return out
 
 
+def finish_all(procs) -> list:
+    """Wait for workers that depend on each other; if any fails, show every worker's output,
+    since the one that failed first is often not the one that reports the error."""
+    outs, status = [], []
+    for p in procs:
+        try:
+            out, _ = p.communicate(timeout=p.timeout)
+            status.append(f"exited with {p.returncode}" if p.returncode else "")
+        except subprocess.TimeoutExpired:
+            for q in procs:
+                if q.poll() is None:
+                    q.kill()
+            out, _ = p.communicate()
+            status.append(f"timed out after {p.timeout} s")
+        outs.append(out)
+    if any(status):
+        pytest.fail("\n\n".join(f"worker {p.args[2]} #{i}: {st or 'exited with 0'}\n{out[-4000:]}"
+                                for i, (p, st, out) in enumerate(zip(procs, status, outs))))
+    return outs
+
+
 def assert_trees_close(a: dict, b: dict, what: str, rtol=RTOL, atol=ATOL):
     assert a.keys() == b.keys(), what
     for k in a:
@@ -369,14 +390,7 @@ def test_two_processes_match_one_and_share_checkpoints(tmp_path):
                         env=dict(JAX_COORDINATOR_ADDRESS=f"127.0.0.1:{port}", JAX_NUM_PROCESSES="2",
                                  JAX_PROCESS_ID=str(i)))
              for i in range(2)]
-    try:
-        finish(procs[0])
-        finish(procs[1])
-    finally:
-        for p in procs:
-            if p.poll() is None:
-                p.kill()
-                p.communicate()
+    finish_all(procs)
     run_worker("worker_single", str(tmp_path / "single.npz"), str(tmp_path / "single"), shared,
                devices=1, timeout=180)
     p0, p1, one = (str(tmp_path / f) for f in ("p0.npz", "p1.npz", "single.npz"))
