@@ -111,12 +111,13 @@ def make_brain(cfg: ConfigData, split: str) -> Dataset:
         return ArrayDataset("brain", x, ids=z, **options)
     brain.tissue_stack(size)   # build the cache now, not inside the first training step
 
-    def sample(rng: Any, n: int) -> np.ndarray:
+    def sample_rows(rng: Any, n: int, row_ids: Any = None) -> np.ndarray:
         gen = numpy_rng(rng)
-        x = brain.sample(gen, n, split="train", image_size=size, contrasts=contrasts)
-        return preprocess(x, gen, **options)
+        x = brain.sample(gen, n, split="train", image_size=size, contrasts=contrasts, rows=row_ids)
+        ids = np.arange(n) if row_ids is None else row_ids
+        return preprocess(x, gen, row_ids=ids, **options)
 
-    return StreamDataset("brain", (size, size, 1), sample)
+    return StreamDataset("brain", (size, size, 1), sample_rows, rows_fn=sample_rows)
 
 
 def make_image_folder(cfg: ConfigData, split: str) -> Dataset:

@@ -8,6 +8,11 @@ Two kinds:
 - ``StreamDataset``: an endless generator (2-D toys, freshly augmented brain slices);
   ``num_examples`` is None and ``all()`` raises.
 
+``batch(rng, batch_size, rows=...)`` returns only some rows of that global batch, equal to
+slicing the whole one: every random choice that belongs to one example (flip, dequantization
+noise, augmentation) comes from a generator seeded by the key and the row's position, so each
+process of a multi-host run makes only the rows its devices hold, whatever the process count.
+
 The image options (``random_flip``, ``uniform_dequantization``, ``centered``) are applied by
 ``preprocess`` in that order. Nothing here imports jax: a jax key is converted to a NumPy
 generator only when one is passed in (jax is then already imported by the caller).
@@ -22,18 +27,19 @@ import numpy as np
 Array = Any  # np.ndarray or jax.Array
 
 
-def numpy_rng(rng_or_seed: Any) -> np.random.Generator:
-    """A NumPy generator fully determined by a jax PRNG key (typed or raw uint32) or an int seed.
+def key_words(rng_or_seed: Any) -> list[int]:
+    """The integers that seed everything a jax key (typed or raw uint32) or int seed determines.
 
-    The whole key (both words of a threefry key) seeds the generator, so
-    ``jax.random.fold_in(key, step)`` gives a different, reproducible batch per step.
+    The whole key (both words of a threefry key) counts, so ``jax.random.fold_in(key, step)``
+    gives a different, reproducible batch per step. A ``np.random.Generator`` is consumed for
+    four words, so the result is still a pure function of the generator's state.
     """
     if isinstance(rng_or_seed, np.random.Generator):
-        return rng_or_seed
+        return rng_or_seed.integers(0, 2**32, 4, dtype=np.uint64).tolist()
     if isinstance(rng_or_seed, (int, np.integer)):
         if rng_or_seed < 0:
             raise ValueError(f"seed must be >= 0, got {rng_or_seed}")
-        return np.random.default_rng(int(rng_or_seed))
+        return [int(rng_or_seed)]
     data = rng_or_seed
     jax = sys.modules.get("jax")
     if jax is not None and isinstance(rng_or_seed, jax.Array):
@@ -43,11 +49,59 @@ def numpy_rng(rng_or_seed: Any) -> np.random.Generator:
     if words.dtype.kind not in "ui" or words.size == 0:
         raise TypeError(f"expected a jax PRNG key or an int seed, got {type(rng_or_seed).__name__} "
                         f"with dtype {words.dtype}")
-    return np.random.default_rng(words.astype(np.uint64).ravel().tolist())
+    return words.astype(np.uint64).ravel().tolist()
 
 
-def preprocess(x: np.ndarray, rng: Any = None, *, random_flip: bool = False,
-               uniform_dequantization: bool = False, centered: bool = False) -> np.ndarray:
+def numpy_rng(rng_or_seed: Any) -> np.random.Generator:
+    """A NumPy generator fully determined by a jax PRNG key (typed or raw uint32) or an int seed
+    (``key_words``); a generator passed in is returned as it is."""
+    if isinstance(rng_or_seed, np.random.Generator):
+        return rng_or_seed
+    return np.random.default_rng(key_words(rng_or_seed))
+
+
+def row_generators(rng: Any, row_ids: np.ndarray, salt: int) -> list[np.random.Generator]:
+    """One generator per global batch row: seeded by the key, ``salt`` (which use) and the row.
+
+    A row's randomness then does not depend on which other rows are made, which is what lets
+    each process make only its own rows of a global batch.
+    """
+    words = key_words(rng)
+    return [np.random.default_rng([*words, int(salt), int(i)]) for i in row_ids]
+
+
+def select_rows(batch_size: int, rows: Any) -> np.ndarray:
+    """Normalise ``rows`` (None, a slice, a list of slices, or int indices) to sorted-as-given
+    int indices into a batch of ``batch_size``; out-of-range rows are an error."""
+    if rows is None:
+        return np.arange(batch_size)
+    if isinstance(rows, slice):
+        rows = [rows]
+    if isinstance(rows, (list, tuple)) and rows and all(isinstance(r, slice) for r in rows):
+        parts = []
+        for r in rows:
+            lo, hi = 0 if r.start is None else r.start, batch_size if r.stop is None else r.stop
+            if r.step not in (None, 1) or not 0 <= lo <= hi <= batch_size:
+                raise ValueError(f"rows {r} is not a forward block inside a batch of {batch_size}")
+            parts.append(np.arange(lo, hi))
+        ids = np.concatenate(parts)
+    else:
+        ids = np.asarray(rows)
+        if ids.ndim != 1 or (ids.size and ids.dtype.kind not in "ui"):
+            raise TypeError(f"rows must be a slice, a list of slices or 1-D int indices, got {rows!r}")
+        ids = ids.astype(np.int64)
+    if ids.size and (ids.min() < 0 or ids.max() >= batch_size):
+        raise ValueError(f"rows {ids.min()}..{ids.max()} fall outside a batch of {batch_size}")
+    return ids
+
+
+# Salts of row_generators: independent streams for each use of a row's key.
+SALT_PREPROCESS, SALT_AUGMENT = 1, 2
+
+
+def preprocess(x: np.ndarray, rng: Any = None, *, row_ids: Optional[np.ndarray] = None,
+               random_flip: bool = False, uniform_dequantization: bool = False,
+               centered: bool = False) -> np.ndarray:
     """Apply the shared image options to a batch ``x: [B, H, W, C]`` float32 in [0, 1].
 
     - ``random_flip``: each example is mirrored left-right (``np.flip(x_i, axis=1)``, the W axis)
@@ -59,7 +113,9 @@ def preprocess(x: np.ndarray, rng: Any = None, *, random_flip: bool = False,
     - ``centered``: maps [0, 1] to [-1, 1] (``2x - 1``); ``inverse_scaler`` undoes it.
 
     ``rng`` (jax key, int seed or ``np.random.Generator``) is needed only by flips and
-    dequantization. Returns a new float32 array.
+    dequantization; row ``j`` of ``x`` uses the generator of global row ``row_ids[j]``
+    (default ``0..B-1``), so a subset of a batch gets exactly its rows of the whole batch.
+    Returns a new float32 array.
     """
     x = np.array(x, dtype=np.float32, copy=True)
     if x.ndim != 4:
@@ -67,13 +123,14 @@ def preprocess(x: np.ndarray, rng: Any = None, *, random_flip: bool = False,
     if random_flip or uniform_dequantization:
         if rng is None:
             raise ValueError("random_flip / uniform_dequantization need an rng")
-        gen = numpy_rng(rng)
-        if random_flip:
-            flip = gen.random(x.shape[0]) < 0.5
-            x[flip] = x[flip][:, :, ::-1, :]
-        if uniform_dequantization:
-            u = gen.random(x.shape, dtype=np.float32)
-            x = (x * 255.0 + u) / 256.0
+        row_ids = np.arange(x.shape[0]) if row_ids is None else np.asarray(row_ids)
+        if row_ids.shape != (x.shape[0],):
+            raise ValueError(f"row_ids has shape {row_ids.shape}, expected ({x.shape[0]},)")
+        for j, gen in enumerate(row_generators(rng, row_ids, SALT_PREPROCESS)):
+            if random_flip and gen.random() < 0.5:
+                x[j] = x[j, :, ::-1, :]
+            if uniform_dequantization:
+                x[j] = (x[j] * 255.0 + gen.random(x.shape[1:], dtype=np.float32)) / 256.0
     if centered:
         x = x * 2.0 - 1.0
     return x.astype(np.float32, copy=False)
@@ -83,15 +140,16 @@ class Dataset:
     """Common interface.
 
     ``name``: the config name; ``shape``: per-example shape (``(H, W, C)`` or ``(2,)``);
-    ``num_examples``: int, or None for an endless stream; ``batch(rng, batch_size)``;
-    ``all()`` for finite datasets.
+    ``num_examples``: int, or None for an endless stream; ``batch(rng, batch_size, rows=None)``
+    (``rows``: only those rows of the global batch, see the module docstring); ``all()`` for
+    finite datasets.
     """
 
     name: str
     shape: tuple
     num_examples: Optional[int]
 
-    def batch(self, rng: Any, batch_size: int) -> Array:
+    def batch(self, rng: Any, batch_size: int, rows: Any = None) -> Array:
         raise NotImplementedError
 
     def all(self) -> Array:
@@ -140,13 +198,17 @@ class ArrayDataset(Dataset):
             return x.astype(np.float32) / np.float32(255.0)
         return np.array(x, dtype=np.float32)
 
-    def batch(self, rng: Any, batch_size: int) -> np.ndarray:
+    def batch(self, rng: Any, batch_size: int, rows: Any = None) -> np.ndarray:
         """``[batch_size, H, W, C]`` float32: indices drawn with the key (without replacement
-        when batch_size <= num_examples), then flips / dequantization / centering."""
+        when batch_size <= num_examples), then flips / dequantization / centering. With
+        ``rows`` only those rows are gathered and processed."""
         batch_size = _check_batch_size(batch_size)
+        ids = select_rows(batch_size, rows)
         gen = numpy_rng(rng)
+        # The index draw is for the whole batch (cheap, identical on every process); only the
+        # selected rows are gathered.
         idx = gen.choice(self.num_examples, batch_size, replace=batch_size > self.num_examples)
-        return preprocess(self._to_float(self._images[idx]), gen, **self.options)
+        return preprocess(self._to_float(self._images[idx[ids]]), gen, row_ids=ids, **self.options)
 
     def all(self) -> np.ndarray:
         """Every example in order, ``[N, H, W, C]`` float32, centered if configured; no random
@@ -156,16 +218,29 @@ class ArrayDataset(Dataset):
 
 class StreamDataset(Dataset):
     """An endless dataset: ``sample_fn(rng, n) -> [n, *shape]`` makes every batch afresh (and
-    applies any options itself, from the same key), so a batch is a pure function of the key."""
+    applies any options itself, from the same key), so a batch is a pure function of the key.
 
-    def __init__(self, name: str, shape: tuple, sample_fn: Callable[[Any, int], Array]):
+    ``rows_fn(rng, n, row_ids) -> [len(row_ids), *shape]``, when given, makes only those rows
+    of ``sample_fn(rng, n)`` (and must equal them); without it a ``rows`` request draws the
+    whole batch and slices it, which is right but does the work of every process.
+    """
+
+    def __init__(self, name: str, shape: tuple, sample_fn: Callable[[Any, int], Array],
+                 rows_fn: Optional[Callable[[Any, int, np.ndarray], Array]] = None):
         self.name = name
         self.shape = tuple(shape)
         self.num_examples = None
         self._sample_fn = sample_fn
+        self._rows_fn = rows_fn
 
-    def batch(self, rng: Any, batch_size: int) -> Array:
-        return self._sample_fn(rng, _check_batch_size(batch_size))
+    def batch(self, rng: Any, batch_size: int, rows: Any = None) -> Array:
+        batch_size = _check_batch_size(batch_size)
+        if rows is None:
+            return self._sample_fn(rng, batch_size)
+        ids = select_rows(batch_size, rows)
+        if self._rows_fn is not None:
+            return self._rows_fn(rng, batch_size, ids)
+        return self._sample_fn(rng, batch_size)[ids]
 
     def all(self) -> Array:
         raise TypeError(f"dataset {self.name!r} is an endless stream (num_examples is None); "

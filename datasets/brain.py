@@ -39,7 +39,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from datasets.base import numpy_rng
+from datasets.base import SALT_AUGMENT, numpy_rng, row_generators, select_rows
 
 # Nominal (w_gm, w_wm, w_csf) for each weighting.
 CONTRASTS: dict[str, tuple[float, float, float]] = {
@@ -242,15 +242,27 @@ def render(z: Sequence[int], contrast: str | Sequence[str], rng: Any = None, *,
 
 
 def sample(rng: Any, n: int, *, split: str = "train", image_size: int = 64,
-           contrasts: Sequence[str] = tuple(CONTRASTS), augment: bool = True) -> np.ndarray:
+           contrasts: Sequence[str] = tuple(CONTRASTS), augment: bool = True,
+           rows: Any = None) -> np.ndarray:
     """``[n, H, W, 1]`` float32 in [0, 1]: slices drawn uniformly from ``split``, each with a
-    contrast drawn uniformly from ``contrasts``; a pure function of ``rng``."""
+    contrast drawn uniformly from ``contrasts``; a pure function of ``rng``.
+
+    ``rows`` (slices or indices of the ``n``): render only those examples, equal to the same
+    rows of the whole draw (each example's augmentation has its own generator).
+    """
     gen = numpy_rng(rng)
     z = split_slices(split)
     contrasts = list(contrasts)
     picks = gen.integers(0, len(contrasts), n)
-    return render(z[gen.integers(0, len(z), n)], [contrasts[i] for i in picks], gen,
-                  image_size=image_size, augment=augment)
+    zs, names = z[gen.integers(0, len(z), n)], [contrasts[i] for i in picks]
+    ids = select_rows(n, rows)
+    if not augment:
+        return render(zs[ids], [names[i] for i in ids], image_size=image_size, augment=False)
+    gens = row_generators(gen, ids, SALT_AUGMENT)
+    out = np.empty((len(ids), image_size, image_size, 1), np.float32)
+    for j, (i, g) in enumerate(zip(ids, gens)):
+        out[j] = render(zs[i:i + 1], [names[i]], g, image_size=image_size)[0]
+    return out
 
 
 def test_set(image_size: int = 64, contrasts: Sequence[str] = tuple(CONTRASTS)

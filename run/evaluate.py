@@ -14,14 +14,15 @@ from run.logging_utils import MetricsWriter
 from run.sample import draw, load_trainer_state
 
 
-def heldout_batches(tr, n_batches: int, batch_size: int):
-    """Held-out data: a test split where one exists, else fresh draws from a key training never uses."""
+def heldout_batches(tr, n_batches: int, batch_size: int, rows=None):
+    """Held-out data: a test split where one exists, else fresh draws from a key training never
+    uses. ``rows``: only those rows of each batch (this process's share, ``process_rows``)."""
     try:
         test = datasets.get_dataset(tr.config.data, "test")
     except (ValueError, KeyError):
         test = tr.dataset
     key = jax.random.PRNGKey(2**31 - 7)
-    return [np.asarray(test.batch(jax.random.fold_in(key, i), batch_size)) for i in range(n_batches)]
+    return [np.asarray(test.batch(jax.random.fold_in(key, i), batch_size, rows=rows)) for i in range(n_batches)]
 
 
 def bits_per_dim(tr, params, config) -> dict:
@@ -51,9 +52,9 @@ def evaluate(config, workdir: str) -> dict:
     bs = int(config.eval.batch_size)
     mesh_lib.check_batch(bs, tr.mesh, "eval.batch_size")
     key = jax.random.PRNGKey(12345)
-    losses_ = [float(eval_loss(state.ema_params, mesh_lib.global_batch(mesh_lib.local_rows(b, tr.mesh), tr.mesh),
-                               jax.random.fold_in(key, i)))
-               for i, b in enumerate(heldout_batches(tr, 4, bs))]
+    mine = mesh_lib.process_rows(tr.mesh, bs)
+    losses_ = [float(eval_loss(state.ema_params, mesh_lib.global_batch(b, tr.mesh), jax.random.fold_in(key, i)))
+               for i, b in enumerate(heldout_batches(tr, 4, bs, rows=mine))]
     result = {"step": step, "heldout_loss": float(np.mean(losses_))}
     if len(tr.shape) == 1:
         n = int(config.eval.num_samples)

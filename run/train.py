@@ -127,16 +127,14 @@ class Trainer:
     def host_batches(self, start: int, length: int) -> jax.Array:
         """Batches for steps [start, start+length), ``[length, B, ...]`` sharded on B.
 
-        Every process draws the step's global batch on the host (for in-memory data this is an
-        index draw and a gather) and transfers only the rows of its own devices.
+        The global batch of a step is a function of its key alone (the same for any process or
+        device count, and after a restart); each process makes only the rows its own devices
+        hold (``Dataset.batch(..., rows=)``) and JAX assembles the global array.
         """
         bs = int(self.config.training.batch_size)
-        local = []
-        for s in range(start, start + length):
-            # The global batch is a function of the step key alone (same on every process, any
-            # device count, after a restart); each process keeps the rows its devices hold.
-            full = self.dataset.batch(self.data_key(s), bs)
-            local.append(mesh_lib.local_rows(full, self.mesh))
+        rows = mesh_lib.process_rows(self.mesh, bs)
+        local = [np.asarray(self.dataset.batch(self.data_key(s), bs, rows=rows))
+                 for s in range(start, start + length)]
         return mesh_lib.global_batch(np.stack(local), self.mesh, extra_leading=1)
 
     def run_steps(self, state, start: int, length: int):
