@@ -12,8 +12,12 @@ from __future__ import annotations
 
 import sys
 
-from absl import app, flags, logging
-from ml_collections import config_flags
+from run import xla_flags
+
+xla_flags.apply()   # faster XLA:CPU kernels; must precede the first JAX backend (run/xla_flags.py)
+
+from absl import app, flags, logging  # noqa: E402
+from ml_collections import config_flags  # noqa: E402
 
 FLAGS = flags.FLAGS
 config_flags.DEFINE_config_file("config", None, "Path to an ml_collections config file.", lock_config=True)

@@ -16,6 +16,9 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from run import xla_flags  # noqa: E402
+
+xla_flags.apply()   # before the first JAX backend starts (run/xla_flags.py)
 
 import jax  # noqa: E402
 import jax.numpy as jnp  # noqa: E402

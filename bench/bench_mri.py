@@ -35,6 +35,9 @@ import time
 import jax
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from run import xla_flags  # noqa: E402
+
+xla_flags.apply()   # before the first JAX backend starts (run/xla_flags.py)
 import samplers  # noqa: E402
 import sde_lib  # noqa: E402
 from run import builders, recon  # noqa: E402

@@ -25,6 +25,8 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 def worker(n: int, batch_size: int, chunks: int) -> dict:
     """Runs inside the subprocess: compile, then time ``chunks`` calls of n_jitted_steps steps."""
+    from run import xla_flags
+    xla_flags.apply()   # before the first JAX backend starts (run/xla_flags.py)
     import jax
 
     from configs.toy2d import get_config

@@ -17,6 +17,9 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from run import xla_flags  # noqa: E402
+
+xla_flags.apply()   # before the first JAX backend starts (run/xla_flags.py)
 
 import jax  # noqa: E402
 import jax.numpy as jnp  # noqa: E402
@@ -74,11 +77,14 @@ def main():
 
     st = tr.init_state()
     st, _ = tr.run_steps(st, 0, 1)
-    t0 = time.perf_counter()
-    for i in range(args.steps):
+    loop_times = []
+    for i in range(args.steps):   # each step's batch made on the host, as in train()
+        t0 = time.perf_counter()
         st, _ = tr.run_steps(st, i + 1, 1)
-    jax.block_until_ready(st)
-    t_loop = (time.perf_counter() - t0) / args.steps
+        jax.block_until_ready(st)
+        loop_times.append(time.perf_counter() - t0)
+    print("train loop, s per step:", " ".join(f"{t:.3f}" for t in loop_times))
+    t_loop = min(loop_times)   # best of, like every other row
 
     print(f"machine: {machine()}\n")
     print(f"NCSN++ 32×32×1, nf=32, ch_mult (1,2,2), 2 res blocks, attn 16, batch {args.batch}\n")

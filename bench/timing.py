@@ -22,4 +22,10 @@ def best_time(fn, *args, repeats: int = 5, number: int = 1) -> float:
 
 def machine() -> str:
     dev = jax.devices()[0]
-    return f"{platform.processor() or platform.machine()}, {jax.device_count()} x {dev.platform} ({dev.device_kind}), jax {jax.__version__}"
+    import os
+
+    from run import xla_flags
+    ynn = "YNNPACK for reductions only" if xla_flags.FLAG in os.environ.get("XLA_FLAGS", "").split() \
+        else "XLA's default kernels"
+    return (f"{platform.processor() or platform.machine()}, {jax.device_count()} x {dev.platform} "
+            f"({dev.device_kind}), jax {jax.__version__}, XLA:CPU {ynn}")

@@ -32,7 +32,7 @@ def get_config() -> ml_collections.ConfigDict:
     training = config.training
     training.reduce_mean = True
     training.n_iters = 60000
-    training.n_jitted_steps = 1         # 1 on CPU: XLA:CPU runs conv backward slowly inside loops
+    training.n_jitted_steps = 1         # CPU unrolls the steps of a call (run/train.py): 1 compiles fastest
     training.snapshot_freq = 5000
     training.log_freq = 100
 
