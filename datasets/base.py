@@ -71,7 +71,7 @@ def row_generators(rng: Any, row_ids: np.ndarray, salt: int) -> list[np.random.G
 
 
 def select_rows(batch_size: int, rows: Any) -> np.ndarray:
-    """Normalise ``rows`` (None, a slice, a list of slices, or int indices) to sorted-as-given
+    """Normalise ``rows`` (None, a slice, a list of slices, or int indices) to, in that order,
     int indices into a batch of ``batch_size``; out-of-range rows are an error."""
     if rows is None:
         return np.arange(batch_size)
