@@ -86,6 +86,18 @@ def main():
     print("train loop, s per step:", " ".join(f"{t:.3f}" for t in loop_times))
     t_loop = min(loop_times)   # best of, like every other row
 
+    # Two steps per compiled call: a lax.scan, which run/train.py unrolls on CPU (XLA:CPU runs
+    # backward convolutions ~25x slower inside a while loop).
+    st, _ = tr.run_steps(st, args.steps + 1, 2)
+    jax.block_until_ready(st)
+    scan_times = []
+    for i in range(max(args.steps // 2, 2)):
+        t0 = time.perf_counter()
+        st, _ = tr.run_steps(st, args.steps + 3 + 2 * i, 2)
+        jax.block_until_ready(st)
+        scan_times.append((time.perf_counter() - t0) / 2)
+    t_scan = min(scan_times)
+
     print(f"machine: {machine()}\n")
     print(f"NCSN++ 32×32×1, nf=32, ch_mult (1,2,2), 2 res blocks, attn 16, batch {args.batch}\n")
     print("| what | ms | ÷ bare step | images / s | compiled memory (MiB) |")
@@ -94,6 +106,7 @@ def main():
     print(f"| bare forward + backward + Adam | {t_bare * 1e3:.1f} | 1.00 | {args.batch / t_bare:.0f} | {mem_mb(bare_c)} |")
     print(f"| library train step (DSM, Adam, EMA), fixed batch | {t_lib * 1e3:.1f} | {t_lib / t_bare:.2f} | {args.batch / t_lib:.0f} | {mem_mb(lib)} |")
     print(f"| train loop incl. host data (brain slices) | {t_loop * 1e3:.1f} | {t_loop / t_bare:.2f} | {args.batch / t_loop:.0f} | |")
+    print(f"| same, 2 steps per compiled call (lax.scan) | {t_scan * 1e3:.1f} | {t_scan / t_bare:.2f} | {args.batch / t_scan:.0f} | |")
     print("\nreference (issue 3): PyTorch score_sde on these 2 cores ≈ 60 ms forward, ≈ 240 ms per training step")
 
 
