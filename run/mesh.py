@@ -119,19 +119,11 @@ def process_rows(mesh: Mesh, batch_size: int) -> list[slice]:
     return [slice(a, b) for a, b in starts]
 
 
-def local_rows(x: np.ndarray, mesh: Mesh, axis: int = 0) -> np.ndarray:
-    """This process's share of a global batch ``x`` (batch on ``axis``), in the order
-    ``global_batch`` expects."""
-    x = np.asarray(x)
-    lead = (slice(None),) * axis
-    return np.concatenate([x[lead + (s,)] for s in process_rows(mesh, x.shape[axis])], axis=axis)
-
-
 def global_batch(local: np.ndarray, mesh: Mesh, extra_leading: int = 0) -> jax.Array:
     """Assemble the global batch, sharded on ``data``, from each process's ``local`` rows.
 
-    ``local`` holds this process's rows (``local_rows``) on the batch axis, which comes after
-    ``extra_leading`` axes that every process supplies whole (e.g. the steps of a scan).
+    ``local`` holds this process's rows (``process_rows``, in order) on the batch axis, which
+    comes after ``extra_leading`` axes that every process supplies whole (e.g. scan steps).
     """
     local = np.asarray(local)
     sharding = batch_sharding(mesh, extra_leading)

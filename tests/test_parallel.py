@@ -444,7 +444,6 @@ def test_global_batch_single_process_is_device_put():
     mesh = mesh_lib.make_mesh(0)
     x = np.arange(2 * 8 * 3, dtype=np.float32).reshape(2, 8, 3)
     assert mesh_lib.process_rows(mesh, 8) == [slice(0, 8)]
-    np.testing.assert_array_equal(mesh_lib.local_rows(x, mesh, axis=1), x)
     g = mesh_lib.global_batch(x, mesh, extra_leading=1)
     assert g.shape == x.shape and g.sharding.spec == jax.sharding.PartitionSpec(None, "data")
     np.testing.assert_array_equal(np.asarray(g), x)
