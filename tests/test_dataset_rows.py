@@ -3,9 +3,9 @@ the global batch, and they must be exactly the rows of the whole batch, whatever
 import jax
 import numpy as np
 import pytest
-from ml_collections import ConfigDict
 
 import datasets
+from data_configs import data_config
 from datasets.base import key_words, select_rows
 
 B = 16
@@ -18,11 +18,8 @@ SPLITS = [
 ]
 
 
-def data_config(name, **kw):
-    base = dict(dataset=name, image_size=16, num_channels=1, centered=True, random_flip=True,
-                uniform_dequantization=True, root="")
-    base.update(kw)
-    return ConfigDict(base)
+def options_on(name):
+    return data_config(name, centered=True, random_flip=True, uniform_dequantization=True)
 
 
 def assemble(ds, key, split):
@@ -37,7 +34,7 @@ def assemble(ds, key, split):
 
 @pytest.mark.parametrize("name", ["digits", "brain", "gmm_ring"])
 def test_any_process_split_rebuilds_the_global_batch(name):
-    ds = datasets.get_dataset(data_config(name))
+    ds = datasets.get_dataset(options_on(name))
     key = jax.random.fold_in(jax.random.PRNGKey(3), 7)
     whole = np.asarray(ds.batch(key, B))
     for split in SPLITS:

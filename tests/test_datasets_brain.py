@@ -2,17 +2,14 @@
 import jax
 import numpy as np
 import pytest
-from ml_collections import ConfigDict
 
 import datasets
+from data_configs import data_config
 from datasets import brain
 
 
 def brain_config(**kw):
-    base = dict(dataset="brain", image_size=64, num_channels=1, centered=False,
-                random_flip=False, uniform_dequantization=False, root="")
-    base.update(kw)
-    return ConfigDict(base)
+    return data_config("brain", **{"image_size": 64, **kw})
 
 
 def test_train_stream_shape_range_and_determinism():

@@ -6,18 +6,11 @@ import types
 import jax
 import numpy as np
 import pytest
-from ml_collections import ConfigDict
 from PIL import Image
 
 import datasets
+from data_configs import data_config
 from datasets import images
-
-
-def data_config(**kw):
-    base = dict(dataset="digits", image_size=16, num_channels=1, centered=False,
-                random_flip=False, uniform_dequantization=False, root="")
-    base.update(kw)
-    return ConfigDict(base)
 
 
 def test_import_is_numpy_only():

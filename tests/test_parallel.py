@@ -303,10 +303,9 @@ def worker_multiprocess(out_path: str, workdir: str) -> None:
     # The same with images made row by row (flips, dequantisation): each process makes only
     # its 32 rows, and together they are the batch one process would make.
     import datasets
-    from ml_collections import ConfigDict
-    tr.dataset = datasets.get_dataset(ConfigDict(dict(
-        dataset="digits", image_size=8, num_channels=1, centered=True, random_flip=True,
-        uniform_dequantization=True)))
+    from data_configs import data_config
+    tr.dataset = datasets.get_dataset(data_config(image_size=8, centered=True, random_flip=True,
+                                                  uniform_dequantization=True))
     b = tr.host_batches(5, 1)
     whole = np.asarray(multihost_utils.process_allgather(b, tiled=True))
     np.testing.assert_array_equal(whole[0], tr.dataset.batch(tr.step_keys(5)[0], BATCH))
