@@ -27,6 +27,7 @@ import jax
 import jax.numpy as jnp
 
 from samplers.api import check_options
+from sde_lib.base import check_int
 from samplers.posterior_methods import POSTERIOR_METHODS
 from samplers.posterior_ops import PriorView, from_complex, to_complex
 
@@ -101,9 +102,7 @@ def posterior_mean_std(rng: jax.Array, sde, score_fn, operator, y, n_samples: in
     std shaped like one ``posterior_sample`` output ``[B, ...]`` (std with Bessel's correction;
     zeros when ``n_samples = 1``); nfe is per sample (all run in parallel).
     """
-    if isinstance(n_samples, bool) or int(n_samples) != n_samples or int(n_samples) < 1:
-        raise ValueError(f"n_samples must be an integer >= 1; got {n_samples!r}")
-    n = int(n_samples)
+    n = check_int("n_samples", n_samples)
     y = jnp.asarray(y)
     y_rep = jnp.concatenate([y] * n, axis=0)
     x, nfe = posterior_sample(rng, sde, score_fn, operator, y_rep, method, complex_prior, **options)

@@ -43,6 +43,7 @@ import jax
 import jax.numpy as jnp
 
 from sde_lib import SDE, bcast, x0_from_score
+from sde_lib.base import check_int
 from samplers.correctors import get_corrector
 from samplers.posterior_ops import PriorView, cg, inner, to_complex
 from samplers.predictors import get_predictor
@@ -50,12 +51,6 @@ from samplers.schedules import SCHEDULES, draw_prior, step_times
 
 
 # --- option checks (all before any compute) -----------------------------------------------------
-
-def _check_int(name: str, value, low: int) -> int:
-    if isinstance(value, bool) or int(value) != value or int(value) < low:
-        raise ValueError(f"{name} must be an integer >= {low}; got {value!r}")
-    return int(value)
-
 
 def _check_float(name: str, value, low: float = 0.0, high: float = math.inf) -> float:
     if isinstance(value, jax.core.Tracer):
@@ -105,7 +100,7 @@ def _pc_loop(rng, sde: SDE, score_fn, shape, *, num_steps, predictor, corrector,
     Returns ``(x, nfe)``: the last predictor mean (``denoise``) or sample, and the exact count.
     """
     pred, corr = get_predictor(predictor), get_corrector(corrector)
-    n_steps = _check_int("n_steps (corrector steps per noise level)", n_steps, 0)
+    n_steps = check_int("n_steps (corrector steps per noise level)", n_steps, 0)
     if predictor == "reverse_diffusion" and num_steps != sde.N:
         raise ValueError(f"predictor 'reverse_diffusion' walks the SDE's own N = {sde.N} discrete steps; "
                          f"num_steps={num_steps} needs 'ancestral_sampling' or 'euler_maruyama' (or num_steps=N)")
@@ -179,9 +174,9 @@ def score_mri(rng, sde: SDE, score_fn, view: PriorView, y, *, num_steps: int | N
         single-coil consistency; the result is their root-sum-of-squares, ``[B, H, W, 1]``).
     Returns ``(x, nfe = num_steps · (1 + n_steps))`` for a one-call predictor and corrector.
     """
-    num_steps = _check_int("num_steps", sde.N if num_steps is None else num_steps, 1)
+    num_steps = check_int("num_steps", sde.N if num_steps is None else num_steps, 1)
     noise_std = _check_float("noise_std", noise_std)
-    dc_iters = _check_int("dc_iters", dc_iters, 1)
+    dc_iters = check_int("dc_iters", dc_iters, 1)
     if multicoil not in MULTICOIL_MODES:
         raise ValueError(f"unknown multicoil mode {multicoil!r}; valid: {list(MULTICOIL_MODES)}")
     num_coils = 0
@@ -215,10 +210,10 @@ def projection(rng, sde: SDE, score_fn, view: PriorView, y, *, num_steps: int | 
         the rest of sigma_t is added (with s = 0 this is their ŷ_t = alpha_t y + sigma_t A z).
     Other options as in :func:`score_mri`. Returns ``(x, nfe)`` counted as there.
     """
-    num_steps = _check_int("num_steps", sde.N if num_steps is None else num_steps, 1)
+    num_steps = check_int("num_steps", sde.N if num_steps is None else num_steps, 1)
     lam = _check_float("lam (λ)", lam, 0.0, 1.0)
     noise_std = _check_float("noise_std", noise_std)
-    dc_iters = _check_int("dc_iters", dc_iters, 1)
+    dc_iters = check_int("dc_iters", dc_iters, 1)
 
     def dc(rng, x, t):
         alpha, sigma = _coeffs(sde, t)
@@ -242,7 +237,7 @@ def _ddim_update(x0, eps_hat, a_t, s_t, a_s, s_s, eta, z):
 
 
 def _check_ddim(sde, num_steps, eta, schedule, eps) -> int:
-    num_steps = _check_int("num_steps", num_steps, 2)
+    num_steps = check_int("num_steps", num_steps, 2)
     _check_float("eta", eta, 0.0)
     _check_schedule(schedule)
     _check_eps(sde, eps)
@@ -311,7 +306,7 @@ def dds(rng, sde: SDE, score_fn, view: PriorView, y, *, num_steps: int = 50, eta
     """
     num_steps = _check_ddim(sde, num_steps, eta, schedule, eps)
     clip_x0 = _check_float("clip_x0", clip_x0)
-    cg_iters = _check_int("cg_iters", cg_iters, 1)
+    cg_iters = check_int("cg_iters", cg_iters, 1)
     noise_std = _check_float("noise_std", noise_std)
     if gamma is not None:
         gamma = _check_float("gamma", gamma)
@@ -379,9 +374,9 @@ def mmps(rng, sde: SDE, score_fn, view: PriorView, y, *, num_steps: int = 200,
     mass within each step) came out 7 % narrow.
     Returns ``(x, nfe)`` = PC's count (score evaluations; JVPs not counted).
     """
-    num_steps = _check_int("num_steps", num_steps, 1)
+    num_steps = check_int("num_steps", num_steps, 1)
     noise_std = _check_float("noise_std", noise_std)
-    cg_iters = _check_int("cg_iters", cg_iters, 1)
+    cg_iters = check_int("cg_iters", cg_iters, 1)
     cond = conditional_score(sde, score_fn, view, y, noise_std, cg_iters)
     x, nfe = _pc_loop(rng, sde, cond, view.prior_shape, num_steps=num_steps, predictor=predictor,
                       corrector=corrector, snr=snr, n_steps=n_steps, eps=eps, denoise=denoise)

@@ -26,6 +26,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from sde_lib.base import check_int
+
 # Butcher tableau of Dormand & Prince (1980). Row i gives the weights of k_1..k_i for stage i+1;
 # the last row is also the 5th-order solution (the FSAL property).
 _C = (0.0, 1 / 5, 3 / 10, 4 / 5, 8 / 9, 1.0, 1.0)
@@ -89,8 +91,7 @@ def check_tolerances(rtol: float, atol: float, max_steps: int, controller: str) 
     if not isinstance(rtol, jax.core.Tracer) and not isinstance(atol, jax.core.Tracer) \
             and float(rtol) == 0 and float(atol) == 0:
         raise ValueError("rtol and atol cannot both be 0")
-    if isinstance(max_steps, bool) or int(max_steps) != max_steps or int(max_steps) < 1:
-        raise ValueError(f"max_steps must be an integer >= 1; got {max_steps!r}")
+    check_int("max_steps", max_steps)
     if controller not in CONTROLLERS:
         raise ValueError(f"unknown step-size controller {controller!r}; valid names: {sorted(CONTROLLERS)}")
 

@@ -16,15 +16,10 @@ import jax
 import jax.numpy as jnp
 
 from sde_lib import SDE, x0_from_score
+from sde_lib.base import check_int
 
 SCHEDULES = ("uniform", "logsnr", "edm")
 EDM_RHO = 7.0
-
-
-def check_num_steps(num_steps) -> int:
-    if isinstance(num_steps, bool) or int(num_steps) != num_steps or int(num_steps) < 1:
-        raise ValueError(f"num_steps must be an integer >= 1; got {num_steps!r}")
-    return int(num_steps)
 
 
 def check_eps(sde: SDE, eps) -> None:
@@ -36,7 +31,7 @@ def check_eps(sde: SDE, eps) -> None:
 
 def step_times(sde: SDE, num_steps: int, schedule: str = "uniform", eps: float = 1e-3) -> jax.Array:
     """``[num_steps + 1]`` decreasing times, ``ts[0] = T`` and ``ts[-1] = eps`` exactly."""
-    n = check_num_steps(num_steps)
+    n = check_int("num_steps", num_steps)
     if schedule not in SCHEDULES:
         raise ValueError(f"unknown schedule {schedule!r}; valid names: {list(SCHEDULES)}")
     check_eps(sde, eps)

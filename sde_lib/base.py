@@ -21,9 +21,11 @@ def bcast(v: jax.Array, x: jax.Array) -> jax.Array:
     return v.reshape(v.shape + (1,) * (x.ndim - v.ndim))
 
 
-def _check_positive_int(name: str, value) -> int:
-    if isinstance(value, bool) or int(value) != value or int(value) < 1:
-        raise ValueError(f"{name} must be an integer >= 1 (the number of discretisation steps); got {value!r}")
+def check_int(name: str, value, low: int = 1, what: str = "") -> int:
+    """``value`` as an int, or a ValueError naming ``name`` (and ``what`` it counts) unless it is
+    an integer >= ``low``. Shared by every step-count check of sde_lib and samplers."""
+    if isinstance(value, bool) or int(value) != value or int(value) < low:
+        raise ValueError(f"{name} must be an integer >= {low}{what}; got {value!r}")
     return int(value)
 
 
@@ -46,7 +48,7 @@ class SDE(abc.ABC):
     T: float = 1.0
 
     def __init__(self, N: int):
-        self.N = _check_positive_int("N", N)
+        self.N = check_int("N", N, what=" (the number of discretisation steps)")
 
     # --- what a subclass must provide -------------------------------------------------------
     @abc.abstractmethod
