@@ -18,14 +18,11 @@ def _check_finite_nonneg(name: str, value: float) -> float:
     return value
 
 
-class VPSDE(SDE):
-    """Variance preserving: dx = -½ β(t) x dt + sqrt(β(t)) dw, β linear from beta_min to beta_max.
+class _LinearBetaSDE(SDE):
+    """What VP and sub-VP share: β(t) linear from beta_min to beta_max on [0, 1], the mean
+    coefficient exp(-½∫β) and the standard normal prior."""
 
-    Its ``discretize`` is the DDPM chain with β_i = linspace(beta_min/N, beta_max/N, N):
-    x_{i+1} = sqrt(1 - β_i) x_i + sqrt(β_i) z (exactly, not an Euler step).
-    """
-
-    def __init__(self, beta_min: float = 0.1, beta_max: float = 20.0, N: int = 1000):
+    def __init__(self, beta_min: float, beta_max: float, N: int):
         super().__init__(N)
         self.beta_0 = _check_finite_nonneg("beta_min", beta_min)
         self.beta_1 = _check_finite_nonneg("beta_max", beta_max)
@@ -33,15 +30,32 @@ class VPSDE(SDE):
             raise ValueError(f"beta_min ({beta_min}) must not exceed beta_max ({beta_max})")
         if self.beta_1 == 0:
             raise ValueError("beta_max must be > 0, otherwise the SDE adds no noise")
-        if self.beta_1 / self.N >= 1:
-            raise ValueError(f"beta_max / N = {self.beta_1 / self.N} must be < 1 for the discrete chain")
-        self.chain = DDPMChain(self.beta_0 / self.N, self.beta_1 / self.N, self.N)
 
     def _beta(self, t):
         return self.beta_0 + t * (self.beta_1 - self.beta_0)
 
     def _log_mean_coeff(self, t):
         return -0.25 * t**2 * (self.beta_1 - self.beta_0) - 0.5 * t * self.beta_0
+
+    def prior_sampling(self, rng, shape):
+        return jax.random.normal(rng, shape)
+
+    def prior_logp(self, z):
+        return standard_normal_logp(z)
+
+
+class VPSDE(_LinearBetaSDE):
+    """Variance preserving: dx = -½ β(t) x dt + sqrt(β(t)) dw, β linear from beta_min to beta_max.
+
+    Its ``discretize`` is the DDPM chain with β_i = linspace(beta_min/N, beta_max/N, N):
+    x_{i+1} = sqrt(1 - β_i) x_i + sqrt(β_i) z (exactly, not an Euler step).
+    """
+
+    def __init__(self, beta_min: float = 0.1, beta_max: float = 20.0, N: int = 1000):
+        super().__init__(beta_min, beta_max, N)
+        if self.beta_1 / self.N >= 1:
+            raise ValueError(f"beta_max / N = {self.beta_1 / self.N} must be < 1 for the discrete chain")
+        self.chain = DDPMChain(self.beta_0 / self.N, self.beta_1 / self.N, self.N)
 
     def sde(self, x, t):
         beta_t = self._beta(t)
@@ -54,12 +68,6 @@ class VPSDE(SDE):
     def marginal_coeffs(self, t):
         lmc = self._log_mean_coeff(t)
         return jnp.exp(lmc), jnp.sqrt(-jnp.expm1(2.0 * lmc))
-
-    def prior_sampling(self, rng, shape):
-        return jax.random.normal(rng, shape)
-
-    def prior_logp(self, z):
-        return standard_normal_logp(z)
 
     def discretize(self, x, t):
         i = self.timestep_index(t)
@@ -75,23 +83,11 @@ class VPSDE(SDE):
         return self.chain.sqrt_alphas_cumprod[i], self.chain.sqrt_one_minus_alphas_cumprod[i]
 
 
-class subVPSDE(SDE):
+class subVPSDE(_LinearBetaSDE):
     """sub-VP: drift as VP, diffusion sqrt(β(t) (1 - exp(-2∫β))); variance (1 - e^{-∫β})²."""
 
     def __init__(self, beta_min: float = 0.1, beta_max: float = 20.0, N: int = 1000):
-        super().__init__(N)
-        self.beta_0 = _check_finite_nonneg("beta_min", beta_min)
-        self.beta_1 = _check_finite_nonneg("beta_max", beta_max)
-        if self.beta_1 < self.beta_0:
-            raise ValueError(f"beta_min ({beta_min}) must not exceed beta_max ({beta_max})")
-        if self.beta_1 == 0:
-            raise ValueError("beta_max must be > 0, otherwise the SDE adds no noise")
-
-    def _beta(self, t):
-        return self.beta_0 + t * (self.beta_1 - self.beta_0)
-
-    def _log_mean_coeff(self, t):
-        return -0.25 * t**2 * (self.beta_1 - self.beta_0) - 0.5 * t * self.beta_0
+        super().__init__(beta_min, beta_max, N)
 
     def sde(self, x, t):
         beta_t = self._beta(t)
@@ -105,12 +101,6 @@ class subVPSDE(SDE):
     def marginal_prob(self, x, t):
         alpha, std = self.marginal_coeffs(t)
         return bcast(alpha, x) * x, std
-
-    def prior_sampling(self, rng, shape):
-        return jax.random.normal(rng, shape)
-
-    def prior_logp(self, z):
-        return standard_normal_logp(z)
 
 
 class VESDE(SDE):
