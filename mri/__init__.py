@@ -9,15 +9,16 @@ metrics and classical baselines.
     x = mri.conjugate_gradient(op.normal, rhs, x0, n_iter=20, damping=0.0)
     x = mri.cs_reconstruct(op, y, method="tv")
 
-Pure JAX / NumPy; only :mod:`mri.fastmri` touches disk.
+Pure JAX / NumPy on top of :mod:`linops` (operator base, CG); only :mod:`mri.fastmri` touches disk.
 """
 from mri.fft import as_complex, fft2c, ifft2c
 from mri.masks import MASK_KINDS, make_mask, mask_acceleration
-from mri.operators import (ColorizationOperator, InpaintingOperator, LinearOperator, MulticoilOperator,
-                           SinglecoilOperator, conjugate_gradient)
+from mri.operators import MulticoilOperator, SinglecoilOperator
+# Not MRI, but long importable from here: the shared floor holds them (linops).
+from linops import ColorizationOperator, InpaintingOperator, LinearOperator, conjugate_gradient
 from mri.coils import birdcage_maps, center_crop, estimate_sens_maps, rss, ssos_combine
 from mri.fastmri import FastMRIFormatError, FastMRIVolume, write_fastmri_file
-from mri.metrics import nmse, psnr, ssim
+from mri.metrics import mean_metrics, nmse, psnr, slice_metrics, ssim
 from mri.phantom import phantom
 from mri.recon import (CS_METHODS, cs_reconstruct, finite_diff, finite_diff_adjoint, haar2d, haar_levels,
                        ihaar2d, operator_norm_sq, soft_threshold, zero_filled)
@@ -26,7 +27,8 @@ __all__ = [
     "as_complex", "fft2c", "ifft2c", "MASK_KINDS", "make_mask", "mask_acceleration", "LinearOperator",
     "SinglecoilOperator", "MulticoilOperator", "InpaintingOperator", "ColorizationOperator",
     "conjugate_gradient", "birdcage_maps", "center_crop", "estimate_sens_maps", "rss", "ssos_combine",
-    "FastMRIFormatError", "FastMRIVolume", "write_fastmri_file", "nmse", "psnr", "ssim", "phantom",
+    "FastMRIFormatError", "FastMRIVolume", "write_fastmri_file", "nmse", "psnr", "ssim", "slice_metrics",
+    "mean_metrics", "phantom",
     "CS_METHODS", "cs_reconstruct", "finite_diff", "finite_diff_adjoint", "haar2d", "haar_levels", "ihaar2d",
     "operator_norm_sq", "soft_threshold", "zero_filled",
 ]

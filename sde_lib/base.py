@@ -2,7 +2,7 @@
 
 Shapes: ``x`` is ``[B, ...]`` (any trailing shape), ``t`` is ``[B]`` in ``[0, T]``.
 Per-sample scalars (``diffusion``, ``std``) are ``[B]`` and broadcast against ``x`` with
-:func:`bcast`. Everything here is jittable and holds no mutable state.
+:func:`bcast` (``linops.bcast``). Everything here is jittable and holds no mutable state.
 """
 from __future__ import annotations
 
@@ -12,13 +12,9 @@ from typing import Callable
 import jax
 import jax.numpy as jnp
 
+from linops import bcast  # the one per-sample broadcast, re-exported as sde_lib.bcast
+
 ScoreFn = Callable[[jax.Array, jax.Array], jax.Array]
-
-
-def bcast(v: jax.Array, x: jax.Array) -> jax.Array:
-    """Reshape a per-sample vector ``v: [B]`` so it broadcasts against ``x: [B, ...]``."""
-    v = jnp.asarray(v)
-    return v.reshape(v.shape + (1,) * (x.ndim - v.ndim))
 
 
 def check_int(name: str, value, low: int = 1, what: str = "") -> int:
