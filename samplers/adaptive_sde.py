@@ -45,14 +45,9 @@ _MIN_FACTOR, _MAX_FACTOR = 0.1, 10.0
 _QUEUE = 8
 
 
-def _expand(v, like):
-    """``v: [K, B]`` -> broadcastable against ``like: [K, B, ...]``."""
-    return v.reshape(v.shape + (1,) * (like.ndim - v.ndim))
-
-
 def _gather(seg, idx):
     """Per-sample reorder of queue entries: out[k, b] = seg[idx[k, b], b]."""
-    return jnp.take_along_axis(seg, _expand(idx, seg), axis=0)
+    return jnp.take_along_axis(seg, bcast(idx, seg), axis=0)
 
 
 def _select(mask, a, b):
@@ -107,7 +102,7 @@ class _Queue:
         fresh_std = jnp.sqrt(a)
         w_a = jnp.where(bcast(partial, xi), bcast(frac, xi) * seg_w + bcast(bridge_std, xi) * xi,
                         bcast(fresh_std, xi) * xi)
-        dw_whole = jnp.sum(jnp.where(_expand(whole, q["dw"]), q["dw"], 0.0), axis=0)
+        dw_whole = jnp.sum(jnp.where(bcast(whole, q["dw"]), q["dw"], 0.0), axis=0)
         dW = dw_whole + w_a
 
         # Accepted: drop the whole segments; the straddled one keeps its remainder at the front.
@@ -116,7 +111,7 @@ class _Queue:
         acc_dw = _gather(q["dw"], idx)
         front = (k == 0) & partial[None]
         acc_dt = jnp.where(front, (seg_len - a)[None], acc_dt)
-        acc_dw = jnp.where(_expand(front, acc_dw), (seg_w - w_a)[None], acc_dw)
+        acc_dw = jnp.where(bcast(front, acc_dw), (seg_w - w_a)[None], acc_dw)
         acc = {"dt": acc_dt, "dw": acc_dw, "n": jnp.where(partial, q["n"] - m, 0)}
 
         # Rejected: keep everything, split the straddled segment at t - h (or append the fresh
@@ -127,8 +122,8 @@ class _Queue:
         at_m = k == m[None]
         after = (k == m[None] + 1) & partial[None]
         rej_dt = jnp.where(at_m, a[None], jnp.where(after, (seg_len - a)[None], rej_dt))
-        rej_dw = jnp.where(_expand(at_m, rej_dw), w_a[None],
-                           jnp.where(_expand(after, rej_dw), (seg_w - w_a)[None], rej_dw))
+        rej_dw = jnp.where(bcast(at_m, rej_dw), w_a[None],
+                           jnp.where(bcast(after, rej_dw), (seg_w - w_a)[None], rej_dw))
         grows = partial | (a > 0)
         rej = {"dt": rej_dt, "dw": rej_dw, "n": q["n"] + grows.astype(jnp.int32)}
         return dW, acc, rej

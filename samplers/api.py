@@ -1,7 +1,6 @@
-"""``samplers.sample``: one entry point over every sampling method, compiled once per setting."""
+"""``samplers.sample``: one entry point over every sampling method, one compiled program each."""
 from __future__ import annotations
 
-import functools
 import inspect
 from typing import Callable
 
@@ -41,30 +40,21 @@ def check_options(fn: Callable, options: dict, what: str) -> None:
         raise TypeError(f"{what} got unknown option(s) {bad}; valid options: {valid}")
 
 
-@functools.lru_cache(maxsize=32)
-def _compiled(method: str, sde, score_fn, shape: tuple, options: tuple):
-    fn = METHODS[method]
-    return jax.jit(lambda rng: fn(rng, sde, score_fn, shape, **dict(options)))
-
-
 def get_sampler(sde, score_fn, shape, method: str = "pc", **options) -> Callable:
-    """A compiled ``sampler(rng) -> (x, nfe)``; build once, call many times."""
+    """A compiled ``sampler(rng) -> (x, nfe)`` that the caller owns: build once, call many times
+    (it compiles on the first call). Nothing is cached here: the sampler, its ``score_fn`` and
+    whatever parameters that closure holds live exactly as long as the caller keeps them."""
     fn = get_method(method)
     check_options(fn, options, f"method {method!r}")
     shape = tuple(int(s) for s in shape)
-    try:
-        return _compiled(method, sde, score_fn, shape, tuple(sorted(options.items())))
-    except TypeError:  # an unhashable option value: compile without caching
-        return jax.jit(lambda rng: fn(rng, sde, score_fn, shape, **options))
+    return jax.jit(lambda rng: fn(rng, sde, score_fn, shape, **options))
 
 
 def sample(rng: jax.Array, sde, score_fn, shape, method: str = "pc", **options):
     """Draw ``shape[0]`` samples; returns ``(x: [shape], nfe)`` with nfe the exact score-call count.
 
-    Under an outer ``jax.jit`` (e.g. with model parameters as arguments) this traces inline.
+    One compiled program per call (``get_sampler(...)(rng)``); to sample repeatedly, keep a
+    ``get_sampler`` result instead. Under an outer ``jax.jit`` (e.g. with model parameters as
+    arguments) this traces inline.
     """
-    if isinstance(rng, jax.core.Tracer) or any(isinstance(v, jax.core.Tracer) for v in options.values()):
-        fn = get_method(method)
-        check_options(fn, options, f"method {method!r}")
-        return fn(rng, sde, score_fn, tuple(shape), **options)
     return get_sampler(sde, score_fn, shape, method, **options)(rng)

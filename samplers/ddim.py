@@ -16,7 +16,21 @@ import jax
 import jax.numpy as jnp
 
 from sde_lib import SDE, bcast, x0_from_score
-from samplers.schedules import data_prediction, draw_prior, step_times
+from samplers.schedules import check_float, data_prediction, draw_prior, step_times
+
+
+def ddim_update(x0, eps_hat, a_t, sig_t, a_s, sig_s, eta, z):
+    """The DDIM update from t to s given the data and noise predictions at t:
+    x_s = alpha_s x̂0 + sqrt(sigma_s² - c²) ε̂ + c z, c = η sigma_s sqrt(1 - e^(λ_t - λ_s)).
+
+    x0, eps_hat, z: ``[B, ...]``; the coefficients are scalars or ``[B]``. η = 1 is ancestral
+    sampling, η = 0 deterministic DDIM. The posterior samplers (dps, dds) call this with their
+    corrected x̂0.
+    """
+    keep = jnp.clip((a_t * sig_s / (a_s * sig_t)) ** 2, 0.0, 1.0)   # e^(λ_t - λ_s)
+    c = eta * sig_s * jnp.sqrt(1.0 - keep)
+    direction = jnp.sqrt(jnp.maximum(sig_s**2 - c**2, 0.0))
+    return bcast(a_s, x0) * x0 + bcast(direction, x0) * eps_hat + bcast(c, x0) * z
 
 
 def ddim_step(sde: SDE, score_fn, x, t, s, eta, z):
@@ -26,10 +40,7 @@ def ddim_step(sde: SDE, score_fn, x, t, s, eta, z):
     score = score_fn(x, t)
     x0 = x0_from_score(x, score, a_t, sig_t)
     eps_hat = -bcast(sig_t, x) * score
-    keep = jnp.clip((a_t * sig_s / (a_s * sig_t)) ** 2, 0.0, 1.0)   # e^(λ_t - λ_s)
-    c = eta * sig_s * jnp.sqrt(1.0 - keep)
-    direction = jnp.sqrt(jnp.maximum(sig_s**2 - c**2, 0.0))
-    return bcast(a_s, x) * x0 + bcast(direction, x) * eps_hat + bcast(c, x) * z
+    return ddim_update(x0, eps_hat, a_t, sig_t, a_s, sig_s, eta, z)
 
 
 def ddim_sample(rng, sde: SDE, score_fn, shape, *, num_steps: int = 50, eta: float = 0.0,
@@ -39,8 +50,7 @@ def ddim_sample(rng, sde: SDE, score_fn, shape, *, num_steps: int = 50, eta: flo
     ``eta`` >= 0 scales the fresh noise (0: deterministic, 1: ancestral). ``denoise`` returns
     Tweedie's x̂0 at eps (one more score call). Returns ``(x, nfe = num_steps + denoise)``.
     """
-    if not isinstance(eta, jax.core.Tracer) and not float(eta) >= 0:
-        raise ValueError(f"eta must be >= 0; got {eta}")
+    check_float("eta", eta)
     ts = step_times(sde, num_steps, schedule, eps)
     rng, x = draw_prior(rng, sde, shape)
     ones = jnp.ones((shape[0],), jnp.float32)

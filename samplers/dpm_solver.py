@@ -15,7 +15,7 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
-from sde_lib import SDE, bcast
+from sde_lib import SDE
 from samplers.schedules import data_prediction, draw_prior, step_times
 
 

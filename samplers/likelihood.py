@@ -17,7 +17,6 @@ nfe = 2 + 6 · (attempted steps).
 """
 from __future__ import annotations
 
-import functools
 import math
 
 import jax
@@ -74,11 +73,6 @@ def _log_likelihood(rng, sde: SDE, score_fn, x, estimator, rtol, atol, eps, max_
     return sde.prior_logp(z) + delta, stats.nfe
 
 
-@functools.lru_cache(maxsize=32)
-def _compiled(sde, score_fn, options: tuple):
-    return jax.jit(lambda rng, x: _log_likelihood(rng, sde, score_fn, x, **dict(options)))
-
-
 def log_likelihood(rng: jax.Array, sde: SDE, score_fn, x: jax.Array, *,
                    estimator: str = "rademacher", rtol: float = 1e-5, atol: float = 1e-5,
                    eps: float = 1e-5, max_steps: int = 4096, controller: str = "pi"):
@@ -88,7 +82,7 @@ def log_likelihood(rng: jax.Array, sde: SDE, score_fn, x: jax.Array, *,
     (score_sde's likelihood default 1e-5). ``rng`` draws the trace-estimator noise (unused for
     "exact"). ``rtol``/``atol``/``max_steps``/``controller`` as in ``samplers.ode_sample``;
     a solve that hits max_steps returns NaN. Use ``bits_per_dim`` to convert to bits/dim.
-    Compiled once per (sde, score_fn, options) unless already inside a trace.
+    One compiled program per call (nothing cached); under an outer ``jit`` it traces inline.
     """
     if estimator not in ESTIMATORS:
         raise ValueError(f"unknown divergence estimator {estimator!r}; valid names: {list(ESTIMATORS)}")
@@ -99,14 +93,7 @@ def log_likelihood(rng: jax.Array, sde: SDE, score_fn, x: jax.Array, *,
     x = jnp.asarray(x)
     if not jnp.issubdtype(x.dtype, jnp.floating):
         x = x.astype(jnp.float32)
-    if isinstance(rng, jax.core.Tracer) or isinstance(x, jax.core.Tracer) \
-            or any(isinstance(v, jax.core.Tracer) for v in options.values()):
-        return _log_likelihood(rng, sde, score_fn, x, **options)
-    try:
-        fn = _compiled(sde, score_fn, tuple(sorted(options.items())))
-    except TypeError:   # unhashable sde or score_fn
-        fn = jax.jit(lambda r, y: _log_likelihood(r, sde, score_fn, y, **options))
-    return fn(rng, x)
+    return jax.jit(lambda r, y: _log_likelihood(r, sde, score_fn, y, **options))(rng, x)
 
 
 def bits_per_dim(logp: jax.Array, x_shape, *, data_scale: float = 2.0, num_levels: int = 256,

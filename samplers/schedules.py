@@ -12,6 +12,8 @@ schedules work for any SDE with Gaussian marginals N(alpha_t x0, sigma_t² I).
 """
 from __future__ import annotations
 
+import math
+
 import jax
 import jax.numpy as jnp
 
@@ -23,17 +25,33 @@ EDM_RHO = 7.0
 
 
 def check_eps(sde: SDE, eps) -> None:
+    """The smallest time of a sampler or likelihood solve must lie in (0, T) (traced: unchecked)."""
     if isinstance(eps, jax.core.Tracer):
         return
     if not 0.0 < float(eps) < sde.T:
         raise ValueError(f"eps (the final time) must lie in (0, T = {sde.T}); got {eps}")
 
 
+def check_float(name: str, value, low: float = 0.0, high: float = math.inf):
+    """``value`` as a float in [low, high], or a ValueError naming ``name``; a traced value passes
+    unchecked (it is only known at run time)."""
+    if isinstance(value, jax.core.Tracer):
+        return value
+    value = float(value)
+    if not math.isfinite(value) or not low <= value <= high:
+        raise ValueError(f"{name} must lie in [{low}, {high}]; got {value}")
+    return value
+
+
+def check_schedule(schedule: str) -> None:
+    if schedule not in SCHEDULES:
+        raise ValueError(f"unknown schedule {schedule!r}; valid names: {list(SCHEDULES)}")
+
+
 def step_times(sde: SDE, num_steps: int, schedule: str = "uniform", eps: float = 1e-3) -> jax.Array:
     """``[num_steps + 1]`` decreasing times, ``ts[0] = T`` and ``ts[-1] = eps`` exactly."""
     n = check_int("num_steps", num_steps)
-    if schedule not in SCHEDULES:
-        raise ValueError(f"unknown schedule {schedule!r}; valid names: {list(SCHEDULES)}")
+    check_schedule(schedule)
     check_eps(sde, eps)
     ends = jnp.asarray([sde.T, eps], jnp.float32)
     if schedule == "uniform":

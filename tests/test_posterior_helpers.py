@@ -8,7 +8,7 @@ import pytest
 import mri
 import samplers
 import sde_lib
-from samplers.posterior_ops import PriorView, from_complex, to_complex
+from samplers.posterior import PriorView, from_complex, to_complex
 
 
 def smooth_covariance(shape, seed=0, length=1.5, var=0.6, nugget=0.02):
