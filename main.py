@@ -26,6 +26,21 @@ flags.DEFINE_enum("mode", "train", ["train", "eval", "sample", "recon"], "What t
 flags.mark_flags_as_required(["config", "workdir"])
 
 
+def _mode(name: str):
+    """The mode's entry point, ``fn(config, workdir)``; imported on demand (each pulls in JAX)."""
+    if name == "train":
+        from run.train import train
+        return train
+    if name == "sample":
+        from run.sample import sample
+        return sample
+    if name == "eval":
+        from run.evaluate import evaluate
+        return evaluate
+    from run.recon import reconstruct
+    return reconstruct
+
+
 def main(argv):
     del argv
     # Orbax logs every save at INFO; keep the terminal to the progress bar unless asked (-v 0).
@@ -33,32 +48,14 @@ def main(argv):
         logging.set_verbosity(logging.WARNING)
         import logging as pylogging
         pylogging.getLogger().setLevel(pylogging.WARNING)
-    from run import mesh
-    config = FLAGS.config
-    # Join the other processes of a multi-host run before anything touches a device.
-    mesh.maybe_initialize_distributed(config)
-    from run import builders
+    from run.builders import ConfigError
+    # Each mode starts with run.context.start_run: join a multi-process run, validate the
+    # config, all before anything is computed or written.
     try:
-        builders.validate(config, FLAGS.mode)
-    except ValueError as e:
+        _mode(FLAGS.mode)(FLAGS.config, FLAGS.workdir)
+    except ConfigError as e:
         print(f"error: {e}", file=sys.stderr)
         sys.exit(2)
-    if FLAGS.mode == "train":
-        from run.train import train
-        train(config, FLAGS.workdir)
-    elif FLAGS.mode == "sample":
-        from run.sample import sample
-        sample(config, FLAGS.workdir)
-    elif FLAGS.mode == "eval":
-        from run.evaluate import evaluate
-        evaluate(config, FLAGS.workdir)
-    elif FLAGS.mode == "recon":
-        from run.recon import reconstruct
-        try:
-            reconstruct(config, FLAGS.workdir)
-        except ValueError as e:
-            print(f"error: {e}", file=sys.stderr)
-            sys.exit(2)
 
 
 if __name__ == "__main__":

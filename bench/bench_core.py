@@ -27,7 +27,7 @@ import optax  # noqa: E402
 import samplers  # noqa: E402
 from bench.timing import best_time, machine  # noqa: E402
 from configs.toy2d import get_config  # noqa: E402
-from run.train import Trainer  # noqa: E402
+from run.trainer import Trainer  # noqa: E402
 
 
 def main():

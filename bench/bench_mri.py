@@ -12,8 +12,7 @@ setting the table gives the mean NMSE / PSNR / SSIM over the slices (fastMRI def
 range = the slices' max), the wall seconds of the whole batch after compilation and the NFE
 per sample. The reconstruction is the mean of ``--n_samples`` posterior samples.
 
-``--workdir``: restores the latest EMA checkpoint with ``--config`` (``run.sample
-.load_trainer_state``). ``--gaussian``: a Gaussian prior fitted to 4000 training slices in
+``--workdir``: restores the latest EMA checkpoint with ``--config`` (``run.context.load_ema``). ``--gaussian``: a Gaussian prior fitted to 4000 training slices in
 model space, whose score is exact; it measures the samplers and the pipeline without a
 network (a Gaussian is a weak image prior, so absolute numbers are below a trained network's).
 Centre fractions: 0.08 at 4x, 0.04 at 8x (1-D: the centre block must fit the column budget of
@@ -80,10 +79,10 @@ def main(argv=None) -> None:
         score_fn = gmm.score_fn(sde)
         prior = f"Gaussian prior fitted to 4000 training slices ({time.perf_counter() - t0:.0f} s)"
     else:
-        from run.sample import load_trainer_state
-        tr, state = load_trainer_state(config, args.workdir)
-        sde, score_fn = tr.sde, tr.builder(state.ema_params)
-        prior = f"EMA checkpoint step {int(jax.device_get(state.step))} in {args.workdir}"
+        from run.context import load_ema
+        ctx, params, step = load_ema(config, args.workdir)
+        sde, score_fn = ctx.sde, ctx.builder(params)
+        prior = f"EMA checkpoint step {step} in {args.workdir}"
     if not isinstance(sde, sde_lib.SDE):
         raise TypeError("the prior's SDE is not an sde_lib.SDE")
 

@@ -31,7 +31,7 @@ def worker(n: int, batch_size: int, chunks: int) -> dict:
 
     from configs.toy2d import get_config
     from run import mesh as mesh_lib
-    from run.train import Trainer
+    from run.trainer import Trainer
 
     config = get_config()
     config.training.batch_size = batch_size

@@ -27,7 +27,7 @@ import optax  # noqa: E402
 
 from bench.timing import best_time, machine  # noqa: E402
 from configs.ve.ncsnpp_cifar10_continuous import get_config  # noqa: E402
-from run.train import Trainer  # noqa: E402
+from run.trainer import Trainer  # noqa: E402
 
 
 def small_config(batch: int):
@@ -72,7 +72,7 @@ def main():
     bare_c = jax.jit(bare).lower(params, opt.init(params)).compile()
     t_bare = best_time(bare_c, params, opt.init(params), repeats=args.steps)
 
-    lib = jax.jit(tr._train_step).lower(state, x, jax.random.PRNGKey(1)).compile()
+    lib = jax.jit(tr.train_step).lower(state, x, jax.random.PRNGKey(1)).compile()
     t_lib = best_time(lambda s: lib(s, x, jax.random.PRNGKey(1))[0], state, repeats=args.steps)
 
     st = tr.init_state()

@@ -13,7 +13,7 @@ def get_config():
     config.training.reduce_mean = True
     config.training.batch_size = 64
     config.training.n_iters = 4000
-    config.training.n_jitted_steps = 1   # CPU unrolls the steps of a call (run/train.py): 1 compiles fastest
+    config.training.n_jitted_steps = 1   # CPU unrolls the steps of a call (run/trainer.py): 1 compiles fastest
     config.training.snapshot_freq = 1000
     config.training.log_freq = 50
     config.training.snapshot_num_samples = 16

@@ -2,6 +2,7 @@
 
     ds = datasets.get_dataset(config.data, split="train")
     ds.shape                      # per-example shape: (H, W, C), or (2,) for 2-D toys
+    datasets.example_shape(config.data)   # the same, without building the dataset
     ds.num_examples               # int, or None for an endless stream
     x = ds.batch(jax.random.fold_in(key, step), batch_size)   # a pure function of the key
     x = ds.all()                  # finite datasets only
@@ -32,12 +33,15 @@ from typing import Any, Callable
 
 import numpy as np
 
-from datasets.base import ArrayDataset, Dataset, StreamDataset, numpy_rng, preprocess
+from datasets.base import TOY_NAMES, ArrayDataset, Dataset, StreamDataset, numpy_rng, preprocess
 
 ConfigData = Any   # an ml_collections.ConfigDict (or a dict) with the data.* keys
 Constructor = Callable[[ConfigData, str], Dataset]
 
-TOY_NAMES = ("gmm_ring", "checkerboard", "swiss_roll", "moons")
+# Image datasets: the side used when data.image_size is unset, and the channel count of the
+# datasets that have one (the others take data.num_channels, default 3).
+_DEFAULT_SIZE = {"digits": 32, "brain": 64, "image_folder": 32, "tfds": 32}
+_FIXED_CHANNELS = {"digits": 1, "brain": 1}
 
 
 def _get(cfg: ConfigData, key: str, default: Any = None) -> Any:
@@ -91,7 +95,7 @@ def make_digits(cfg: ConfigData, split: str) -> Dataset:
     from datasets import images
 
     _check_channels(cfg, "digits", 1)
-    x, ids = images.load_digits(split, _image_size(cfg, 32))
+    x, ids = images.load_digits(split, _image_size(cfg, _DEFAULT_SIZE["digits"]))
     return ArrayDataset("digits", x, ids=ids, **_options(cfg))
 
 
@@ -100,7 +104,7 @@ def make_brain(cfg: ConfigData, split: str) -> Dataset:
     from datasets import brain
 
     _check_channels(cfg, "brain", 1)
-    size = _image_size(cfg, 64)
+    size = _image_size(cfg, _DEFAULT_SIZE["brain"])
     contrasts = tuple(_get(cfg, "contrasts", tuple(brain.CONTRASTS)))
     unknown = sorted(set(contrasts) - set(brain.CONTRASTS))
     if unknown or not contrasts:
@@ -127,7 +131,7 @@ def make_image_folder(cfg: ConfigData, split: str) -> Dataset:
     root = _get(cfg, "root", "")
     if not root:
         raise ValueError("dataset 'image_folder' needs data.root, the folder of images")
-    x, paths = images.load_image_folder(root, split, _image_size(cfg, 32),
+    x, paths = images.load_image_folder(root, split, _image_size(cfg, _DEFAULT_SIZE["image_folder"]),
                                         int(_get(cfg, "num_channels", 3)))
     return ArrayDataset("image_folder", x, ids=paths, **_options(cfg))
 
@@ -141,7 +145,7 @@ def make_tfds(cfg: ConfigData, split: str) -> Dataset:
     if not full.startswith("tfds:") or not name:
         raise ValueError("tfds datasets are named 'tfds:<name>' (e.g. 'tfds:cifar10'), "
                          f"got {full!r}")
-    x, ids = images.load_tfds(name, split, _image_size(cfg, 32), int(_get(cfg, "num_channels", 3)),
+    x, ids = images.load_tfds(name, split, _image_size(cfg, _DEFAULT_SIZE["tfds"]), int(_get(cfg, "num_channels", 3)),
                               _get(cfg, "data_dir", None))
     return ArrayDataset(full, x, ids=ids, **_options(cfg))
 
@@ -175,6 +179,21 @@ def get_dataset(config_data: ConfigData, split: str = "train") -> Dataset:
     return get_constructor(_get(config_data, "dataset"))(config_data, split)
 
 
+def example_shape(config_data: ConfigData) -> tuple:
+    """The per-example shape ``get_dataset(config_data).shape`` will have, without building the
+    dataset (no files read): ``(2,)`` for the 2-D toys, else ``(H, W, C)`` from the config."""
+    name = _get(config_data, "dataset")
+    key = "tfds" if isinstance(name, str) and name.startswith("tfds:") else name
+    get_constructor(name)
+    if key in TOY_NAMES:
+        return (2,)
+    size = _image_size(config_data, _DEFAULT_SIZE[key])
+    if key in _FIXED_CHANNELS:
+        _check_channels(config_data, key, _FIXED_CHANNELS[key])
+        return (size, size, _FIXED_CHANNELS[key])
+    return (size, size, int(_get(config_data, "num_channels", 3)))
+
+
 def scaler(config_data: ConfigData) -> Callable[[Any], Any]:
     """Map data in [0, 1] to model space: ``2x - 1`` if ``centered`` (images only), else
     identity."""
@@ -191,5 +210,5 @@ def inverse_scaler(config_data: ConfigData) -> Callable[[Any], Any]:
     return lambda x: (x + 1.0) / 2.0
 
 
-__all__ = ["ArrayDataset", "DATASETS", "Dataset", "StreamDataset", "TOY_NAMES", "get_constructor",
+__all__ = ["ArrayDataset", "DATASETS", "Dataset", "StreamDataset", "TOY_NAMES", "example_shape", "get_constructor",
            "get_dataset", "inverse_scaler", "numpy_rng", "preprocess", "scaler"]

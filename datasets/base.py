@@ -26,6 +26,10 @@ import numpy as np
 
 Array = Any  # np.ndarray or jax.Array
 
+# The 2-D toy distributions: their one list of names (each is a function of datasets.toy2d,
+# which needs jax; the names must be known without it).
+TOY_NAMES = ("gmm_ring", "checkerboard", "swiss_roll", "moons")
+
 
 def key_words(rng_or_seed: Any) -> list[int]:
     """The integers that seed everything a jax key (typed or raw uint32) or int seed determines.

@@ -24,6 +24,7 @@ from typing import Callable
 import jax
 import jax.numpy as jnp
 
+from datasets.base import TOY_NAMES
 from sde_lib.analytic import GaussianMixture
 
 Sampler = Callable[[jax.Array, int], jax.Array]
@@ -68,12 +69,8 @@ def moons(rng: jax.Array, n: int) -> jax.Array:
     return (1.5 * xy + 0.075 * jax.random.normal(k_noise, (n, 2))).astype(jnp.float32)
 
 
-TOY2D: dict[str, Sampler] = {
-    "gmm_ring": gmm_ring,
-    "checkerboard": checkerboard,
-    "swiss_roll": swiss_roll,
-    "moons": moons,
-}
+# The names live once, in datasets.base.TOY_NAMES (importable without jax); each is a function here.
+TOY2D: dict[str, Sampler] = {name: globals()[name] for name in TOY_NAMES}
 
 
 def get_sampler(name: str) -> Sampler:

@@ -72,3 +72,19 @@ def ssim(gt, pred, data_range: float | None = None, win_size: int = 7, k1: float
         raise ValueError(f"win_size={win_size} exceeds the image size {gt.shape[-2:]}")
     data_range = float(gt.max()) if data_range is None else float(data_range)
     return float(np.mean([_ssim_2d(g, p, data_range, win_size, k1, k2) for g, p in zip(gt, pred)]))
+
+
+def slice_metrics(gt, pred) -> list[dict]:
+    """NMSE, PSNR and SSIM of every slice of ``[S, H, W]`` volumes, with the data range of the
+    whole volume (fastMRI's rule); SSIM's window shrinks (odd, >= 3) for images under 7 px."""
+    gt, pred = _pair(gt, pred)
+    data_range = float(gt.max())
+    side = min(gt.shape[-2:])
+    win = 7 if side >= 7 else max(3, side - (1 - side % 2))
+    return [dict(nmse=nmse(g, p), psnr=psnr(g, p, data_range), ssim=ssim(g, p, data_range, win_size=win))
+            for g, p in zip(gt, pred)]
+
+
+def mean_metrics(per_slice: list[dict]) -> dict:
+    """The mean over slices of each metric of :func:`slice_metrics`."""
+    return {k: float(np.mean([m[k] for m in per_slice])) for k in ("nmse", "psnr", "ssim")}

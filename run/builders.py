@@ -4,9 +4,8 @@ from __future__ import annotations
 import os
 import tempfile
 
-import jax
-import ml_collections
 import jax.numpy as jnp
+import ml_collections
 
 import datasets
 import losses
@@ -24,7 +23,7 @@ def _check_name(what: str, name: str, valid) -> None:
         raise ConfigError(f"unknown {what} {name!r}; valid names: {sorted(valid)}")
 
 
-def validate(config, mode: str = "train") -> None:
+def validate(config) -> None:
     """Every name the run will look up, checked up front (no compute, no disk)."""
     _check_name("training.sde", config.training.sde.lower(), sde_lib.SDES)
     _check_name("model.name", config.model.name, models.MODELS)
@@ -78,7 +77,7 @@ def example_input(shape):
     return jnp.ones((1,) + tuple(shape), jnp.float32), jnp.ones((1,), jnp.float32)
 
 
-def init_params(config, model, shape, rng):
+def init_params(model, shape, rng):
     x, labels = example_input(shape)
     return model.init({"params": rng, "dropout": rng}, x, labels, train=False)
 

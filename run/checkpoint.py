@@ -37,9 +37,6 @@ class Checkpointer:
                 f"(was it written with other model.* or optim.* settings?). Use a new --workdir or the "
                 f"original config. Orbax said: {str(e)[:1500]}") from None
 
-    def wait(self) -> None:
-        self.manager.wait_until_finished()
-
     def close(self) -> None:
         self.manager.wait_until_finished()
         self.manager.close()

@@ -1,4 +1,4 @@
-"""PNG figures: 2-D scatter beside the data, and image grids."""
+"""PNG figures: 2-D scatter beside the data, image grids, and MRI reconstructions."""
 from __future__ import annotations
 
 import matplotlib
@@ -37,3 +37,32 @@ def image_grid(images: np.ndarray, path: str, ncol: int | None = None) -> None:
         plt.imsave(path, grid[..., 0], cmap="gray", vmin=0, vmax=1)
     else:
         plt.imsave(path, grid)
+
+
+def recon_figure(path: str, gt: np.ndarray, images: dict, std: np.ndarray, title: str) -> None:
+    """One slice's reconstructions: ground truth and each method (PSNR in the title) on the top
+    row, their |error| maps and the posterior std map below. ``images``: name -> ``[H, W]``."""
+    from mri import psnr
+    names = list(images)
+    cols = max(len(names) + 1, 4)
+    fig, axes = plt.subplots(2, cols, figsize=(2.4 * cols, 5.0))
+    vmax = float(gt.max()) or 1.0
+    err_max = max(float(np.abs(images[n] - gt).max()) for n in names) or 1.0
+    axes[0, 0].imshow(gt, cmap="gray", vmin=0, vmax=vmax)
+    axes[0, 0].set_title("ground truth")
+    for j, name in enumerate(names, start=1):
+        axes[0, j].imshow(images[name], cmap="gray", vmin=0, vmax=vmax)
+        axes[0, j].set_title(f"{name}\nPSNR {psnr(gt, images[name], vmax):.1f}", fontsize=8)
+        axes[1, j].imshow(np.abs(images[name] - gt), cmap="magma", vmin=0, vmax=err_max)
+        axes[1, j].set_title(f"|error| {name}", fontsize=8)
+    axes[1, 0].imshow(std, cmap="viridis")
+    axes[1, 0].set_title("posterior std", fontsize=8)
+    for ax in axes.ravel():
+        ax.set_xticks([])
+        ax.set_yticks([])
+    for ax in list(axes[0, len(names) + 1:]) + list(axes[1, len(names) + 1:]):
+        ax.axis("off")
+    fig.suptitle(title, fontsize=9)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)

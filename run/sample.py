@@ -1,7 +1,6 @@
 """``--mode sample``: samples from the latest checkpoint's EMA parameters, sharded over the mesh."""
 from __future__ import annotations
 
-import functools
 import logging
 import os
 
@@ -12,35 +11,26 @@ from jax.experimental import multihost_utils
 import datasets
 import samplers
 from run import builders, mesh as mesh_lib, plots
-from run.checkpoint import Checkpointer
-from run.train import Trainer
+from run.context import RunContext, load_ema, start_run
 
 
-def load_trainer_state(config, workdir: str):
-    tr = Trainer(config, workdir)
-    ckpt = Checkpointer(tr.workdir, int(config.training.get("keep_checkpoints", 3)))
-    if ckpt.latest_step() is None:
-        raise FileNotFoundError(f"no checkpoint in {ckpt.directory}: run --mode train with this workdir first")
-    state = ckpt.restore(tr.init_state())
-    ckpt.close()
-    return tr, state
-
-
-@functools.lru_cache(maxsize=16)
-def make_sampler(tr: Trainer, batch_size: int):
-    """``fn(params, rng) -> (x [batch_size, ...], nfe)``, compiled once, output sharded on data."""
-    opts = builders.sampler_options(tr.config)
-    method = tr.config.sampling.method
-    shape = (batch_size,) + tr.shape
-    mesh_lib.check_batch(batch_size, tr.mesh, "sampling batch size")
+def make_sampler(ctx: RunContext, batch_size: int):
+    """``fn(params, rng) -> (x [batch_size, ...], nfe)``, output sharded on data. Compiled on its
+    first call and kept by the caller (nothing is cached here)."""
+    opts = builders.sampler_options(ctx.config)
+    method = ctx.config.sampling.method
+    shape = (batch_size,) + ctx.shape
+    mesh_lib.check_batch(batch_size, ctx.mesh, "sampling batch size")
 
     def fn(params, rng):
-        return samplers.sample(rng, tr.sde, tr.builder(params), shape, method=method, **opts)
-    return jax.jit(fn, out_shardings=(mesh_lib.batch_sharding(tr.mesh), tr.replicated))
+        return samplers.sample(rng, ctx.sde, ctx.builder(params), shape, method=method, **opts)
+    return jax.jit(fn, out_shardings=(mesh_lib.batch_sharding(ctx.mesh), ctx.replicated))
 
 
-def draw(tr: Trainer, params, n: int, batch_size: int, rng) -> tuple[np.ndarray, int]:
-    fn = make_sampler(tr, batch_size)
+def draw(ctx: RunContext, params, n: int, batch_size: int, rng, sampler=None) -> tuple[np.ndarray, int]:
+    """``n`` samples in batches of ``batch_size`` (``sampler``: a ``make_sampler(ctx, batch_size)``
+    to reuse; built here otherwise), gathered to every process as one NumPy array."""
+    fn = make_sampler(ctx, batch_size) if sampler is None else sampler
     out, nfe = [], 0
     for i in range(-(-n // batch_size)):
         x, k = fn(params, jax.random.fold_in(rng, i))
@@ -51,24 +41,29 @@ def draw(tr: Trainer, params, n: int, batch_size: int, rng) -> tuple[np.ndarray,
     return np.concatenate(out)[:n], nfe
 
 
+def device_batch(ctx: RunContext, n: int, cap: int) -> int:
+    """A batch of at most ``min(n, cap)`` rows that splits over the mesh (at least one per device)."""
+    d = ctx.mesh.devices.size
+    return max(min(n, cap) // d, 1) * d
+
+
 def sample(config, workdir: str) -> str:
     """Write ``samples/samples_<step>.npz`` and a PNG; returns the npz path."""
-    tr, state = load_trainer_state(config, workdir)
-    step = int(jax.device_get(state.step))
+    start_run(config)
+    workdir = builders.prepare_workdir(workdir)
+    ctx, params, step = load_ema(config, workdir)
     n = int(config.sampling.num_samples)
-    bs = min(n, int(config.eval.batch_size))
-    bs = max(bs // tr.mesh.devices.size, 1) * tr.mesh.devices.size
     rng = jax.random.fold_in(jax.random.PRNGKey(int(config.seed)), 10_000_019)
-    x, nfe = draw(tr, state.ema_params, n, bs, rng)
-    out_dir = os.path.join(tr.workdir, "samples")
+    x, nfe = draw(ctx, params, n, device_batch(ctx, n, int(config.eval.batch_size)), rng)
+    out_dir = os.path.join(workdir, "samples")
     if jax.process_index() != 0:
         return ""
     os.makedirs(out_dir, exist_ok=True)
     path = os.path.join(out_dir, f"samples_{step}.npz")
     np.savez(path, samples=x, nfe=nfe, step=step)
     png = os.path.join(out_dir, f"samples_{step}.png")
-    if len(tr.shape) == 1 and tr.shape[0] == 2:
-        data = np.asarray(tr.dataset.batch(jax.random.PRNGKey(1), n))
+    if ctx.shape == (2,):
+        data = np.asarray(datasets.get_dataset(config.data, "train").batch(jax.random.PRNGKey(1), n))
         plots.scatter_2d(x, data, png, title=f"samples, step {step}, {nfe} NFE")
     else:
         inv = datasets.inverse_scaler(config.data)

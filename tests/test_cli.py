@@ -36,7 +36,7 @@ def load_params(workdir, step):
     """The parameters of a checkpoint, read back through the library (Orbax on disk)."""
     from configs.toy2d import get_config
     from run.checkpoint import Checkpointer
-    from run.train import Trainer
+    from run.trainer import Trainer
     config = get_config()
     config.model.hidden, config.model.num_layers, config.model.num_scales = 32, 2, 100
     tr = Trainer(config, str(workdir))

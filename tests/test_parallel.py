@@ -3,6 +3,8 @@ device reach the same parameters; a user's own pmap around the library's loss ag
 
 Devices are virtual CPU devices (``JAX_NUM_CPU_DEVICES``), so every check runs in a fresh
 subprocess of this file (``python tests/test_parallel.py <worker> ...``), bounded by a timeout.
+The workers and the tests that start them stay in one file (over 300 lines) so each test reads
+beside the code it runs.
 """
 from __future__ import annotations
 
@@ -119,7 +121,8 @@ def worker_devices(out_path: str, workdir: str) -> None:
 
     from run import mesh as mesh_lib
     from run.sample import make_sampler
-    from run.train import Trainer, train
+    from run.train import train
+    from run.trainer import Trainer
 
     assert jax.device_count() == 8, jax.devices()
     out = {}
@@ -202,7 +205,7 @@ def user_pmap() -> dict:
     cfg = tiny_config()
     sde, model = builders.build_sde(cfg), builders.build_model(cfg)
     score_fn_builder = builders.score_fn_builder(cfg, sde, model)
-    params = builders.init_params(cfg, model, (2,), jax.random.PRNGKey(0))
+    params = builders.init_params(model, (2,), jax.random.PRNGKey(0))
     loss_fn = losses.get_loss_fn(sde, score_fn_builder, "dsm", reduce_mean=True)
     optimizer = losses.make_optimizer(lr=2e-3, warmup=5, grad_clip=1.0)
     ema_rate = 0.9
@@ -269,7 +272,8 @@ def worker_multiprocess(out_path: str, workdir: str) -> None:
     from jax.sharding import Mesh
 
     from run.sample import draw
-    from run.train import Trainer, train
+    from run.train import train
+    from run.trainer import Trainer
 
     state = train(tiny_config(), workdir, progress=False)
     assert jax.process_count() == 2 and jax.device_count() == 4 and jax.local_device_count() == 2
@@ -321,7 +325,8 @@ def worker_single(out_path: str, workdir: str, ckpt_workdir: str) -> None:
 
     from run.checkpoint import Checkpointer
     from run.sample import draw
-    from run.train import Trainer, train
+    from run.train import train
+    from run.trainer import Trainer
 
     state = train(tiny_config(), workdir, progress=False)
     assert jax.process_count() == 1 and jax.device_count() == 1

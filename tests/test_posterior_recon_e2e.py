@@ -7,7 +7,7 @@ import pytest
 from configs.mri.brain_recon import get_config
 from run import recon
 from run.checkpoint import Checkpointer
-from run.train import Trainer
+from run.trainer import Trainer
 
 
 def _tiny_config():

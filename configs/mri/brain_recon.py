@@ -32,7 +32,7 @@ def get_config() -> ml_collections.ConfigDict:
     training = config.training
     training.reduce_mean = True
     training.n_iters = 60000
-    training.n_jitted_steps = 1         # CPU unrolls the steps of a call (run/train.py): 1 compiles fastest
+    training.n_jitted_steps = 1         # CPU unrolls the steps of a call (run/trainer.py): 1 compiles fastest
     training.snapshot_freq = 5000
     training.log_freq = 100
 
@@ -70,7 +70,7 @@ def get_config() -> ml_collections.ConfigDict:
 
     config.recon = recon = ml_collections.ConfigDict()
     recon.method = "score_mri"          # score_mri | projection | dps | dds | mmps
-    # Each method's options (see samplers/posterior_methods.py); num_steps = 0: the SDE's N levels.
+    # Each method's options (see samplers/posterior/<method>.py); num_steps = 0: the SDE's N levels.
     # The measurement noise level comes from recon.noise_std.
     recon.score_mri = ml_collections.ConfigDict(dict(
         num_steps=0, predictor="reverse_diffusion", corrector="langevin", snr=0.16, n_steps=1,

@@ -1,0 +1,66 @@
+"""What every mode shares, built once from the config: the mesh, the SDE, the network, the
+score-function builder and the data shape — and, for the modes that only read a checkpoint
+(sample, eval, recon), the EMA parameters of the latest one.
+
+Nothing here builds a dataset or an optimizer's state: a reconstruction needs neither, and the
+checkpoint's structure is derived abstractly (``jax.eval_shape``) to name what to restore.
+"""
+from __future__ import annotations
+
+import jax
+
+import datasets
+import losses
+from run import builders, mesh as mesh_lib
+from run.checkpoint import Checkpointer
+
+
+def start_run(config) -> None:
+    """Once per command, first thing: join a multi-process run (before anything touches a device:
+    building an SDE already does), then validate the config (no compute, no disk)."""
+    mesh_lib.maybe_initialize_distributed(config)
+    builders.validate(config)
+
+
+class RunContext:
+    """``config``, ``mesh`` (+ ``replicated`` sharding), ``sde``, ``model``, ``builder``
+    (``builder(params, rng, train) -> score_fn``), ``shape`` (one example), and the seed's keys
+    ``init_key`` / ``train_key``."""
+
+    def __init__(self, config):
+        self.config = config
+        self.mesh = mesh_lib.make_mesh(int(config.parallel.get("num_devices", 0)))
+        self.replicated = mesh_lib.replicated(self.mesh)
+        self.sde = builders.build_sde(config)
+        self.model = builders.build_model(config)
+        self.builder = builders.score_fn_builder(config, self.sde, self.model)
+        self.shape = tuple(datasets.example_shape(config.data))
+        self.init_key, self.train_key = jax.random.split(jax.random.PRNGKey(int(config.seed)))
+
+    def init_params(self):
+        """Freshly initialised network parameters, replicated over the mesh."""
+        return jax.jit(lambda k: builders.init_params(self.model, self.shape, k),
+                       out_shardings=self.replicated)(self.init_key)
+
+    def abstract_state(self, optimizer) -> losses.TrainState:
+        """The TrainState's shapes, dtypes and (replicated) shardings, without computing it."""
+        shapes = jax.eval_shape(lambda k: losses.init_train_state(
+            builders.init_params(self.model, self.shape, k), optimizer), self.init_key)
+        return jax.tree.map(lambda s: jax.ShapeDtypeStruct(s.shape, s.dtype, sharding=self.replicated), shapes)
+
+
+def load_ema(config, workdir: str) -> tuple[RunContext, object, int]:
+    """``(context, EMA parameters, step)`` of the latest checkpoint in ``workdir``.
+
+    The optimizer is built only to name the checkpoint's structure (no state is computed, no
+    dataset is loaded). Raises FileNotFoundError when the workdir has no checkpoint.
+    """
+    ctx = RunContext(config)
+    ckpt = Checkpointer(workdir, int(config.training.get("keep_checkpoints", 3)))
+    try:
+        if ckpt.latest_step() is None:
+            raise FileNotFoundError(f"no checkpoint in {ckpt.directory}: run --mode train with this workdir first")
+        state = ckpt.restore(ctx.abstract_state(builders.build_optimizer(config)))
+    finally:
+        ckpt.close()
+    return ctx, state.ema_params, int(jax.device_get(state.step))

@@ -1,0 +1,105 @@
+"""The k-space to reconstruct: simulated from held-out images, or read from a fastMRI file."""
+from __future__ import annotations
+
+import dataclasses
+import os
+from typing import Any
+
+import jax.numpy as jnp
+import numpy as np
+
+import datasets
+import mri
+from run.recon.settings import ReconConfigError, ReconSettings, as_settings
+
+
+@dataclasses.dataclass
+class Problem:
+    """Undersampled k-space of S slices and what is needed to score reconstructions of it.
+
+    gt: [S, H, W] magnitude ground truth (max 1 over the volume). y: [S, ...] measurements on the
+    ground truth's scale. operator: the forward model (one mask for all slices). complex_data:
+    the images have a phase (fastMRI), so a real prior needs the "split" treatment.
+    """
+    gt: np.ndarray
+    y: Any
+    operator: Any
+    mask: np.ndarray
+    complex_data: bool
+    source: str
+    slice_ids: list
+
+
+def _simulated_images(s: ReconSettings) -> tuple[np.ndarray, list]:
+    test = datasets.get_dataset(s.data, "test")
+    x = np.asarray(datasets.inverse_scaler(s.data)(test.all()), np.float32)
+    if x.ndim != 4 or x.shape[-1] != 1:
+        raise ReconConfigError(f"simulated k-space needs one-channel images; {s.data.dataset!r} test "
+                               f"images have shape {x.shape[1:]}")
+    idx = np.unique(np.linspace(0, len(x) - 1, min(s.num_slices, len(x))).round().astype(int))
+    ids = [str(test.ids[i]) if getattr(test, "ids", None) is not None else str(i) for i in idx]
+    return x[idx, ..., 0], [f"{s.data.dataset}[{i}] {z}" for i, z in zip(idx, ids)]
+
+
+def _resize_kspace(kspace: np.ndarray, size: int) -> np.ndarray:
+    """Full-resolution centred k-space [..., H, W] -> the central size x size k-space of the image
+    cropped to a square field of view (min(H, W)): a low-resolution view of the acquisition."""
+    image = np.asarray(mri.ifft2c(kspace))
+    side = min(image.shape[-2:])
+    image = np.asarray(mri.center_crop(image, (side, side)))
+    k = np.asarray(mri.fft2c(image))
+    if size > side:
+        raise ReconConfigError(f"fastMRI slices of side {side} are smaller than data.image_size={size}")
+    return np.asarray(mri.center_crop(k, (size, size)))
+
+
+def _fastmri_kspace(path: str, num_slices: int, size: int) -> tuple[np.ndarray, list]:
+    volume = mri.FastMRIVolume(path)
+    if volume.has_mask:
+        raise ReconConfigError(f"{path}: a challenge test file (already undersampled, with a mask); "
+                               "recon needs fully sampled k-space to undersample retrospectively")
+    n = volume.num_slices
+    centre = np.arange(n)[max(0, (n - num_slices) // 2):][:num_slices]
+    kspace = np.stack([_resize_kspace(volume.slice(int(i))["kspace"], size) for i in centre])
+    return kspace, [f"{os.path.basename(path)}[{int(i)}]" for i in centre]
+
+
+def build_problem(settings) -> Problem:
+    """The k-space to reconstruct, from :class:`ReconSettings` (or a config, parsed here):
+    held-out slices of ``data`` simulated single-coil or multi-coil (birdcage maps), or the
+    central slices of ``fastmri_path`` (retrospectively undersampled; multi-coil files get
+    ACS-estimated sensitivities)."""
+    s = as_settings(settings)
+    size = s.image_size
+    mask = mri.make_mask(s.mask_kind, (size, size), s.acceleration, s.center_fraction, s.mask_seed)
+    rng = np.random.default_rng(s.seed)
+    if s.fastmri_path:
+        full, ids = _fastmri_kspace(s.fastmri_path, s.num_slices, size)
+        multicoil = full.ndim == 4
+        coil_images = np.asarray(mri.ifft2c(full))
+        image = np.asarray(mri.rss(coil_images, axis=1)) if multicoil else coil_images
+        scale = float(np.abs(image).max()) or 1.0
+        full = full / scale
+        gt = np.abs(image) / scale
+        if multicoil:
+            calib = max(2, int(round(size * s.center_fraction)))
+            sens = np.asarray(mri.estimate_sens_maps(full * mask, calib_width=calib))
+            # one operator for the volume: the maps of the middle slice
+            operator = mri.MulticoilOperator(mask, sens[len(sens) // 2])
+        else:
+            operator = mri.SinglecoilOperator(mask)
+        clean = full * mask
+        complex_data, source = True, s.fastmri_path
+    else:
+        images, ids = _simulated_images(s)
+        gt = images
+        if s.multicoil:
+            operator = mri.MulticoilOperator(mask, mri.birdcage_maps((s.num_coils, size, size)))
+        else:
+            operator = mri.SinglecoilOperator(mask)
+        clean = np.asarray(operator.forward(jnp.asarray(images)))
+        complex_data, source = False, f"{s.data.dataset} test split"
+    noise = rng.standard_normal(clean.shape) + 1j * rng.standard_normal(clean.shape)
+    y = clean + s.noise_std * noise * np.broadcast_to(mask, clean.shape)
+    return Problem(gt=np.asarray(gt, np.float32), y=jnp.asarray(y.astype(np.complex64)), operator=operator,
+                   mask=mask, complex_data=complex_data, source=source, slice_ids=ids)
