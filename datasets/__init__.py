@@ -15,6 +15,8 @@ Names (``data.dataset``), all offline except tfds:
 - ``brain``: synthetic MRI slices from the MNI152 template in nilearn (``datasets.brain``);
   "train" is an endless stream of freshly augmented slices, "test" a fixed set (1 channel).
 - ``image_folder``: PNG/JPEG files under ``data.root``.
+- ``fastmri``: slices of the fastMRI ``.h5`` volumes under ``data.root`` (``datasets.fastmri``;
+  keys ``data.target``, ``data.fov``, ``data.slice_fraction``, ``data.val_fraction``).
 - ``tfds:<name>`` (e.g. ``tfds:cifar10``): a dataset already prepared by tensorflow_datasets in
   ``data.data_dir`` (default ``~/tensorflow_datasets``); needs ``pip install tensorflow-datasets``.
 
@@ -40,7 +42,7 @@ Constructor = Callable[[ConfigData, str], Dataset]
 
 # Image datasets: the side used when data.image_size is unset, and the channel count of the
 # datasets that have one (the others take data.num_channels, default 3).
-_DEFAULT_SIZE = {"digits": 32, "brain": 64, "image_folder": 32, "tfds": 32}
+_DEFAULT_SIZE = {"digits": 32, "brain": 64, "image_folder": 32, "tfds": 32, "fastmri": 320}
 _FIXED_CHANNELS = {"digits": 1, "brain": 1}
 
 
@@ -136,6 +138,27 @@ def make_image_folder(cfg: ConfigData, split: str) -> Dataset:
     return ArrayDataset("image_folder", x, ids=paths, **_options(cfg))
 
 
+def _fastmri_channels(cfg: ConfigData) -> int:
+    return 2 if _get(cfg, "target", "magnitude") == "complex" else 1
+
+
+def make_fastmri(cfg: ConfigData, split: str) -> Dataset:
+    """Slices of the fastMRI ``.h5`` volumes under data.root (``datasets.fastmri``): split by
+    file, ``data.target`` magnitude / reconstruction / complex, square ``data.fov`` at
+    ``data.image_size`` (default 320), per-volume normalisation."""
+    from datasets import fastmri
+
+    root = _get(cfg, "root", "")
+    if not root:
+        raise ValueError("dataset 'fastmri' needs data.root, the folder of fastMRI .h5 volumes")
+    _check_channels(cfg, "fastmri", _fastmri_channels(cfg))
+    return fastmri.FastMRIDataset(
+        root, split, image_size=_image_size(cfg, _DEFAULT_SIZE["fastmri"]), fov=_get(cfg, "fov", 0) or None,
+        target=str(_get(cfg, "target", "magnitude")), slice_fraction=float(_get(cfg, "slice_fraction", 1.0)),
+        val_fraction=float(_get(cfg, "val_fraction", 0.1)), random_flip=bool(_get(cfg, "random_flip", False)),
+        centered=bool(_get(cfg, "centered", False)), workers=int(_get(cfg, "workers", 4)))
+
+
 def make_tfds(cfg: ConfigData, split: str) -> Dataset:
     """A prepared tensorflow_datasets image dataset named by data.dataset = "tfds:<name>"."""
     from datasets import images
@@ -155,6 +178,7 @@ DATASETS: dict[str, Constructor] = {
     "digits": make_digits,
     "brain": make_brain,
     "image_folder": make_image_folder,
+    "fastmri": make_fastmri,
     "tfds": make_tfds,
 }
 
@@ -188,9 +212,10 @@ def example_shape(config_data: ConfigData) -> tuple:
     if key in TOY_NAMES:
         return (2,)
     size = _image_size(config_data, _DEFAULT_SIZE[key])
-    if key in _FIXED_CHANNELS:
-        _check_channels(config_data, key, _FIXED_CHANNELS[key])
-        return (size, size, _FIXED_CHANNELS[key])
+    fixed = _fastmri_channels(config_data) if key == "fastmri" else _FIXED_CHANNELS.get(key)
+    if fixed is not None:
+        _check_channels(config_data, key, fixed)
+        return (size, size, fixed)
     return (size, size, int(_get(config_data, "num_channels", 3)))
 
 

@@ -11,7 +11,8 @@ metrics and classical baselines.
 
 Pure JAX / NumPy on top of :mod:`linops` (operator base, CG); only :mod:`mri.fastmri` touches disk.
 """
-from mri.fft import as_complex, fft2c, ifft2c
+from mri.fft import as_complex, fft2c, fft2c_np, ifft2c, ifft2c_np
+from mri.fov import crop_center, square_kspace
 from mri.masks import MASK_KINDS, make_mask, mask_acceleration
 from mri.operators import MulticoilOperator, SinglecoilOperator
 # Not MRI, but long importable from here: the shared floor holds them (linops).
@@ -24,7 +25,7 @@ from mri.recon import (CS_METHODS, cs_reconstruct, finite_diff, finite_diff_adjo
                        ihaar2d, operator_norm_sq, soft_threshold, zero_filled)
 
 __all__ = [
-    "as_complex", "fft2c", "ifft2c", "MASK_KINDS", "make_mask", "mask_acceleration", "LinearOperator",
+    "as_complex", "fft2c", "ifft2c", "fft2c_np", "ifft2c_np", "crop_center", "square_kspace", "MASK_KINDS", "make_mask", "mask_acceleration", "LinearOperator",
     "SinglecoilOperator", "MulticoilOperator", "InpaintingOperator", "ColorizationOperator",
     "conjugate_gradient", "birdcage_maps", "center_crop", "estimate_sens_maps", "rss", "ssos_combine",
     "FastMRIFormatError", "FastMRIVolume", "write_fastmri_file", "nmse", "psnr", "ssim", "slice_metrics",

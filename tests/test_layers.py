@@ -16,7 +16,7 @@ ALLOWED = {
     "samplers": {"sde_lib", "linops"},
     "models": {"sde_lib", "linops"},
     "mri": {"linops"},
-    "datasets": {"sde_lib", "linops"},
+    "datasets": {"sde_lib", "linops", "mri"},
     "configs": set(),
     "run": {"linops", "sde_lib", "losses", "samplers", "models", "mri", "datasets", "configs"},
     "bench": {"linops", "sde_lib", "losses", "samplers", "models", "mri", "datasets", "configs", "run"},
