@@ -93,6 +93,8 @@ def get_config() -> ml_collections.ConfigDict:
     recon.multicoil = False
     recon.num_coils = 8
     recon.fastmri_path = ""             # a fastMRI .h5 file with fully sampled k-space, or "" to simulate
+    recon.downsample = False            # fastMRI files: False = the file's own resolution (must equal
+                                        # data.image_size); True = a data.image_size view of its field of view
     recon.cs_method = "tv"              # tv | wavelet
     recon.cs_iters = 200
     recon.cs_lam = 0.0                  # 0: the solver's scale-free default

@@ -18,7 +18,8 @@ class Problem:
     """Undersampled k-space of S slices and what is needed to score reconstructions of it.
 
     gt: [S, H, W] magnitude ground truth (max 1 over the volume). y: [S, ...] measurements on the
-    ground truth's scale. operator: the forward model (one mask for all slices). complex_data:
+    ground truth's scale. operator: the forward model (one mask for all slices), or a list of
+    one operator per slice (multi-coil files: each slice has its own coil maps). complex_data:
     the images have a phase (fastMRI), so a real prior needs the "split" treatment.
     """
     gt: np.ndarray
@@ -41,40 +42,56 @@ def _simulated_images(s: ReconSettings) -> tuple[np.ndarray, list]:
     return x[idx, ..., 0], [f"{s.data.dataset}[{i}] {z}" for i, z in zip(idx, ids)]
 
 
-def _resize_kspace(kspace: np.ndarray, size: int) -> np.ndarray:
-    """Full-resolution centred k-space [..., H, W] -> the central size x size k-space of the image
-    cropped to a square field of view (min(H, W)): a low-resolution view of the acquisition."""
-    image = np.asarray(mri.ifft2c(kspace))
-    side = min(image.shape[-2:])
-    image = np.asarray(mri.center_crop(image, (side, side)))
-    k = np.asarray(mri.fft2c(image))
-    if size > side:
-        raise ReconConfigError(f"fastMRI slices of side {side} are smaller than data.image_size={size}")
-    return np.asarray(mri.center_crop(k, (size, size)))
+def native_fov(volume: mri.FastMRIVolume) -> int:
+    """The file's own square field of view: the side of its reconstruction target where it has
+    one (fastMRI's central 320 x 320), else the shorter side of its images."""
+    side = min(volume.kspace_shape[-2:])
+    return min(side, min(volume.target_shape[-2:])) if volume.target_shape else side
 
 
-def _fastmri_kspace(path: str, num_slices: int, size: int) -> tuple[np.ndarray, list]:
-    volume = mri.FastMRIVolume(path)
+def _fastmri_kspace(s: ReconSettings) -> tuple[np.ndarray, list]:
+    """The central ``num_slices`` slices of ``fastmri_path`` as square k-space ``[S, (C,) n, n]``:
+    the file's own field of view at its own resolution (n = the fov), or, with
+    ``recon.downsample``, the central k-space of that field of view at the prior's size."""
+    volume = mri.FastMRIVolume(s.fastmri_path)
     if volume.has_mask:
-        raise ReconConfigError(f"{path}: a challenge test file (already undersampled, with a mask); "
+        raise ReconConfigError(f"{s.fastmri_path}: a challenge test file (already undersampled, with a mask); "
                                "recon needs fully sampled k-space to undersample retrospectively")
+    fov = native_fov(volume)
+    if s.image_size > fov:
+        raise ReconConfigError(f"{s.fastmri_path}: its images are {fov} px, smaller than the prior's "
+                               f"data.image_size={s.image_size}")
+    if s.image_size != fov and not s.downsample:
+        raise ReconConfigError(f"{s.fastmri_path}: its images are {fov} px but the prior's data.image_size is "
+                               f"{s.image_size}; use a prior of that size, or set recon.downsample=True to "
+                               f"reconstruct a {s.image_size} px view of the same field of view")
     n = volume.num_slices
-    centre = np.arange(n)[max(0, (n - num_slices) // 2):][:num_slices]
-    kspace = np.stack([_resize_kspace(volume.slice(int(i))["kspace"], size) for i in centre])
-    return kspace, [f"{os.path.basename(path)}[{int(i)}]" for i in centre]
+    centre = np.arange(n)[max(0, (n - s.num_slices) // 2):][:s.num_slices]
+    kspace = np.stack([mri.square_kspace(volume.slice(int(i))["kspace"], fov, s.image_size) for i in centre])
+    return kspace, [f"{os.path.basename(s.fastmri_path)}[{int(i)}]" for i in centre]
+
+
+def _mask(s: ReconSettings) -> np.ndarray:
+    try:
+        return mri.make_mask(s.mask_kind, (s.image_size, s.image_size), s.acceleration, s.center_fraction,
+                             s.mask_seed)
+    except ValueError as e:   # e.g. a centre block larger than the acceleration's sample budget
+        raise ReconConfigError(f"recon.mask ({s.mask_label}, centre {s.center_fraction:g}) at "
+                               f"{s.image_size} px: {e}") from None
 
 
 def build_problem(settings) -> Problem:
     """The k-space to reconstruct, from :class:`ReconSettings` (or a config, parsed here):
     held-out slices of ``data`` simulated single-coil or multi-coil (birdcage maps), or the
-    central slices of ``fastmri_path`` (retrospectively undersampled; multi-coil files get
-    ACS-estimated sensitivities)."""
+    central slices of ``fastmri_path`` at the file's own resolution (``recon.downsample``: a
+    lower-resolution view), retrospectively undersampled; multi-coil files get per-slice
+    ACS-estimated sensitivities."""
     s = as_settings(settings)
     size = s.image_size
-    mask = mri.make_mask(s.mask_kind, (size, size), s.acceleration, s.center_fraction, s.mask_seed)
+    mask = _mask(s)
     rng = np.random.default_rng(s.seed)
     if s.fastmri_path:
-        full, ids = _fastmri_kspace(s.fastmri_path, s.num_slices, size)
+        full, ids = _fastmri_kspace(s)
         multicoil = full.ndim == 4
         coil_images = np.asarray(mri.ifft2c(full))
         image = np.asarray(mri.rss(coil_images, axis=1)) if multicoil else coil_images
@@ -82,10 +99,10 @@ def build_problem(settings) -> Problem:
         full = full / scale
         gt = np.abs(image) / scale
         if multicoil:
+            # Maps from each slice's own (fully sampled) k-space centre: one operator per slice.
             calib = max(2, int(round(size * s.center_fraction)))
             sens = np.asarray(mri.estimate_sens_maps(full * mask, calib_width=calib))
-            # one operator for the volume: the maps of the middle slice
-            operator = mri.MulticoilOperator(mask, sens[len(sens) // 2])
+            operator = [mri.MulticoilOperator(mask, m) for m in sens]
         else:
             operator = mri.SinglecoilOperator(mask)
         clean = full * mask

@@ -61,6 +61,7 @@ class ReconSettings:
     multicoil: bool
     num_coils: int
     fastmri_path: str
+    downsample: bool               # fastMRI files: a data.image_size view of the file's field of view
     num_slices: int
     n_samples: int
     slice_batch: int
@@ -126,6 +127,7 @@ def parse_recon(config) -> ReconSettings:
         coil_by_coil=coil_by_coil, mask_kind=rc.mask.kind, acceleration=float(rc.mask.acceleration),
         center_fraction=float(rc.mask.center_fraction), mask_seed=int(rc.mask.seed),
         multicoil=bool(rc.multicoil), num_coils=int(rc.num_coils), fastmri_path=str(rc.fastmri_path or ""),
+        downsample=bool(rc.get("downsample", False)),
         num_slices=int(rc.num_slices), n_samples=int(rc.n_samples), slice_batch=int(rc.slice_batch),
         noise_std=float(rc.noise_std), cs_method=rc.cs_method, cs_lam=float(rc.get("cs_lam", 0.0)) or None,
         cs_iters=int(rc.cs_iters), seed=int(rc.seed), name=run_name(rc), figures=bool(rc.get("figures", True)),
