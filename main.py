@@ -5,6 +5,7 @@
     python main.py --config configs/toy2d.py --workdir runs/toy2d --mode eval
 
     python main.py --config configs/mri/brain_recon.py --workdir runs/brain --mode recon
+    python main.py --config configs/mri/brain128.py --workdir runs/b128 --mode export   # EMA weights -> config.prior_dir
 
 Override any config key: ``--config.training.n_iters=2000``.
 """
@@ -22,7 +23,7 @@ from ml_collections import config_flags  # noqa: E402
 FLAGS = flags.FLAGS
 config_flags.DEFINE_config_file("config", None, "Path to an ml_collections config file.", lock_config=True)
 flags.DEFINE_string("workdir", None, "Run directory: checkpoints/, samples/, metrics.jsonl live here.")
-flags.DEFINE_enum("mode", "train", ["train", "eval", "sample", "recon"], "What to run.")
+flags.DEFINE_enum("mode", "train", ["train", "eval", "sample", "recon", "export"], "What to run.")
 flags.mark_flags_as_required(["config", "workdir"])
 
 
@@ -37,6 +38,9 @@ def _mode(name: str):
     if name == "eval":
         from run.evaluate import evaluate
         return evaluate
+    if name == "export":
+        from run.export import export
+        return export
     from run.recon import reconstruct
     return reconstruct
 

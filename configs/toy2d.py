@@ -13,6 +13,7 @@ import ml_collections
 def get_config() -> ml_collections.ConfigDict:
     config = ml_collections.ConfigDict()
     config.seed = 42
+    config.prior_dir = ""    # a shipped prior (run/prior.py) read by sample / eval / recon when the workdir has no checkpoint
 
     config.training = training = ml_collections.ConfigDict()
     training.sde = "vpsde"              # vpsde | subvpsde | vesde

@@ -7,11 +7,13 @@ checkpoint's structure is derived abstractly (``jax.eval_shape``) to name what t
 """
 from __future__ import annotations
 
+import logging
+
 import jax
 
 import datasets
 import losses
-from run import builders, mesh as mesh_lib
+from run import builders, mesh as mesh_lib, prior
 from run.checkpoint import Checkpointer
 
 
@@ -42,6 +44,10 @@ class RunContext:
         return jax.jit(lambda k: builders.init_params(self.model, self.shape, k),
                        out_shardings=self.replicated)(self.init_key)
 
+    def abstract_params(self):
+        """The network parameters' shapes and dtypes, without computing them."""
+        return jax.eval_shape(lambda k: builders.init_params(self.model, self.shape, k), self.init_key)
+
     def abstract_state(self, optimizer) -> losses.TrainState:
         """The TrainState's shapes, dtypes and (replicated) shardings, without computing it."""
         shapes = jax.eval_shape(lambda k: losses.init_train_state(
@@ -50,16 +56,24 @@ class RunContext:
 
 
 def load_ema(config, workdir: str) -> tuple[RunContext, object, int]:
-    """``(context, EMA parameters, step)`` of the latest checkpoint in ``workdir``.
+    """``(context, EMA parameters, step)`` of the latest checkpoint in ``workdir``; when the
+    workdir has none and ``config.prior_dir`` names a shipped prior (:mod:`run.prior`), that one.
 
     The optimizer is built only to name the checkpoint's structure (no state is computed, no
-    dataset is loaded). Raises FileNotFoundError when the workdir has no checkpoint.
+    dataset is loaded). Raises FileNotFoundError when there is neither.
     """
     ctx = RunContext(config)
+    prior_dir = str(config.get("prior_dir", "") or "")
     ckpt = Checkpointer(workdir, int(config.training.get("keep_checkpoints", 3)))
     try:
         if ckpt.latest_step() is None:
-            raise FileNotFoundError(f"no checkpoint in {ckpt.directory}: run --mode train with this workdir first")
+            if prior.has_prior(prior_dir):
+                logging.info("no checkpoint in %s: reading the prior in %s", ckpt.directory, prior_dir)
+                params, step = prior.read_prior(prior_dir, ctx.abstract_params(), ctx.replicated)
+                return ctx, params, step
+            hint = f" (and config.prior_dir={prior_dir!r} holds no prior)" if prior_dir else ""
+            raise FileNotFoundError(f"no checkpoint in {ckpt.directory}{hint}: run --mode train with this "
+                                    "workdir first")
         state = ckpt.restore(ctx.abstract_state(builders.build_optimizer(config)))
     finally:
         ckpt.close()
