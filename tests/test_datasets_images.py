@@ -209,7 +209,7 @@ def test_unknown_names_list_the_valid_ones():
     with pytest.raises(ValueError, match="num_channels"):
         datasets.get_dataset(data_config(num_channels=3))
     assert set(datasets.DATASETS) == {"gmm_ring", "checkerboard", "swiss_roll", "moons",
-                                      "digits", "brain", "image_folder", "tfds"}
+                                      "digits", "brain", "image_folder", "fastmri", "tfds"}
 
 
 def test_get_constructor_validates_names_without_building():
