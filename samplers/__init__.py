@@ -4,6 +4,7 @@
                              corrector="langevin", snr=0.16)
     x, nfe = samplers.sample(rng, sde, score_fn, shape, method="dpm_solver_pp", num_steps=20)
     logp, nfe = samplers.log_likelihood(rng, sde, score_fn, x, estimator="rademacher")
+    vlb = samplers.ddpm_vlb(rng, sde, score_fn, x, variance="fixed_large")   # vlb.bpd: [B] bits/dim
 
 Pure JAX: no Flax, no disk, no device-axis names. Every method is one compiled program.
 """
@@ -19,10 +20,13 @@ from samplers.heun import heun_sample
 from samplers.adaptive_sde import adaptive_sde_sample
 from samplers.likelihood import ESTIMATORS, bits_per_dim, log_likelihood
 from samplers.schedules import SCHEDULES, draw_prior, step_times
+from samplers.vlb import (DECODERS, VARIANCES, VLB, VLB_ESTIMATORS, ddpm_vlb,
+                          discretized_gaussian_log_likelihood, normal_kl)
 
 __all__ = ["METHODS", "get_method", "get_sampler", "sample", "CORRECTORS", "get_corrector",
            "PREDICTORS", "get_predictor", "pc_sample", "time_grid", "ODEStats", "dopri5",
            "ode_sample", "ode_solve", "ddim_sample", "dpm_solver_pp_sample", "heun_sample",
            "adaptive_sde_sample", "ESTIMATORS", "bits_per_dim", "log_likelihood", "SCHEDULES",
-           "draw_prior", "step_times"]
+           "draw_prior", "step_times", "DECODERS", "VARIANCES", "VLB", "VLB_ESTIMATORS", "ddpm_vlb",
+           "discretized_gaussian_log_likelihood", "normal_kl"]
 from samplers.posterior import POSTERIOR_METHODS, from_complex, posterior_mean_std, posterior_sample, to_complex  # noqa: E402,F401
