@@ -6,6 +6,7 @@
 
     python main.py --config configs/mri/brain_recon.py --workdir runs/brain --mode recon
     python main.py --config configs/mri/brain128.py --workdir runs/b128 --mode export   # EMA weights -> config.prior_dir
+    python main.py --config configs/digits_ddpmpp.py --workdir runs/d --mode figures   # schedule / SNR / x0 -> xT PNGs
 
 Override any config key: ``--config.training.n_iters=2000``.
 """
@@ -23,7 +24,7 @@ from ml_collections import config_flags  # noqa: E402
 FLAGS = flags.FLAGS
 config_flags.DEFINE_config_file("config", None, "Path to an ml_collections config file.", lock_config=True)
 flags.DEFINE_string("workdir", None, "Run directory: checkpoints/, samples/, metrics.jsonl live here.")
-flags.DEFINE_enum("mode", "train", ["train", "eval", "sample", "recon", "export"], "What to run.")
+flags.DEFINE_enum("mode", "train", ["train", "eval", "sample", "recon", "export", "figures"], "What to run.")
 flags.mark_flags_as_required(["config", "workdir"])
 
 
@@ -41,6 +42,9 @@ def _mode(name: str):
     if name == "export":
         from run.export import export
         return export
+    if name == "figures":
+        from run.figures import figures
+        return figures
     from run.recon import reconstruct
     return reconstruct
 

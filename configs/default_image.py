@@ -13,6 +13,7 @@ def get_default_configs() -> ml_collections.ConfigDict:
 
     config.training = training = ml_collections.ConfigDict()
     training.sde = "vpsde"
+    training.schedule = "linear"      # β schedule of vpsde: "linear" or "cosine" (Nichol & Dhariwal)
     training.continuous = True
     training.loss = "dsm"
     training.reduce_mean = False

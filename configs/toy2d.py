@@ -17,6 +17,7 @@ def get_config() -> ml_collections.ConfigDict:
 
     config.training = training = ml_collections.ConfigDict()
     training.sde = "vpsde"              # vpsde | subvpsde | vesde
+    training.schedule = "linear"        # β schedule of vpsde: linear | cosine (Nichol & Dhariwal)
     training.continuous = True
     training.loss = "dsm"               # dsm | ddpm | smld | ssm
     training.reduce_mean = True

@@ -14,6 +14,7 @@ from models.score import make_score_fn, noise_labels, noise_std, check_parametri
 from models.ncsnpp import NCSNpp, ncsnpp_from_config, ddpmpp_from_config
 from models.ddpm import DDPM, ddpm_from_config
 from models.unet_configs import small_unet_config
+from models.inception import FIDInceptionV3, inception_variables_from_state_dict  # noqa: F401 (FID, KID, IS)
 
 
 def _mlp(cfg) -> nn.Module:

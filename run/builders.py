@@ -52,13 +52,15 @@ def validate(config) -> None:
 
 def build_sde(config) -> sde_lib.SDE:
     name = config.training.sde.lower()
+    schedule = config.training.get("schedule", "linear")
     m = config.model
     try:
-        if name == "vesde":
-            return sde_lib.VESDE(sigma_min=m.sigma_min, sigma_max=m.sigma_max, N=m.num_scales)
-        return sde_lib.get_sde(name, beta_min=m.beta_min, beta_max=m.beta_max, N=m.num_scales)
+        if name == "vesde":   # through get_sde too, so vesde + cosine is refused, not ignored
+            return sde_lib.get_sde(name, schedule=schedule, sigma_min=m.sigma_min, sigma_max=m.sigma_max,
+                                   N=m.num_scales)
+        return sde_lib.get_sde(name, schedule=schedule, beta_min=m.beta_min, beta_max=m.beta_max, N=m.num_scales)
     except ValueError as e:
-        raise ConfigError(f"training.sde={name}: {e}") from None
+        raise ConfigError(f"training.sde={name}, training.schedule={schedule}: {e}") from None
 
 
 def build_model(config):

@@ -9,7 +9,7 @@ import numpy as np
 
 import datasets
 import samplers
-from run import builders, mesh as mesh_lib, plots, quality
+from run import builders, eval_metrics, mesh as mesh_lib, plots, quality
 from run.context import RunContext, load_ema, start_run
 from run.logging_utils import MetricsWriter
 from run.sample import device_batch, draw
@@ -70,14 +70,17 @@ def evaluate(config, workdir: str) -> dict:
         ref = np.concatenate(heldout_batches(test, 1, n))
         result.update(sliced_wasserstein=quality.sliced_wasserstein(x, ref), mmd=quality.mmd_rbf(x[:2000], ref[:2000]),
                       nfe=nfe)
+    if len(ctx.shape) == 3:   # the DDPM bound, for discrete VP models (eval.enable_vlb)
+        result.update(eval_metrics.vlb_metrics(config, ctx.sde, ctx.builder(params)))
     if len(ctx.shape) == 3 and bool(config.eval.get("enable_bpd", True)):
         result.update(bits_per_dim(ctx, test, params, config))
     if len(ctx.shape) == 3:
         n = min(64, int(config.eval.num_samples))
         x, nfe = draw(ctx, params, n, device_batch(ctx, n, n), jax.random.PRNGKey(778))
         if jax.process_index() == 0:
-            plots.image_grid(np.asarray(datasets.inverse_scaler(config.data)(x)),
-                             os.path.join(workdir, f"eval_samples_{step}.png"))
+            images01 = np.asarray(datasets.inverse_scaler(config.data)(x))
+            plots.image_grid(images01, os.path.join(workdir, f"eval_samples_{step}.png"))
+            result.update(eval_metrics.quality_metrics(config, images01, workdir))
         result["sample_nfe"] = nfe
     if jax.process_index() == 0:
         path = os.path.join(workdir, f"eval_{step}.json")

@@ -4,6 +4,7 @@
                              corrector="langevin", snr=0.16)
     x, nfe = samplers.sample(rng, sde, score_fn, shape, method="dpm_solver_pp", num_steps=20)
     logp, nfe = samplers.log_likelihood(rng, sde, score_fn, x, estimator="rademacher")
+    vlb = samplers.ddpm_vlb(rng, sde, score_fn, x, variance="fixed_large")   # vlb.bpd: [B] bits/dim
 
     x, nfe = samplers.posterior_sample(rng, sde, score_fn, operator, y, method="dds")
 
@@ -25,6 +26,8 @@ from samplers.schedules import SCHEDULES, draw_prior, step_times
 from samplers.posterior import (MULTICOIL_MODES, POSTERIOR_METHODS, PRIOR_KINDS, PriorView, from_complex,
                                 get_posterior_method, posterior_mean_std, posterior_options, posterior_sample,
                                 to_complex)
+from samplers.vlb import (DECODERS, VARIANCES, VLB, VLB_ESTIMATORS, ddpm_vlb,
+                          discretized_gaussian_log_likelihood, normal_kl)
 
 __all__ = ["METHODS", "get_method", "get_sampler", "sample", "CORRECTORS", "get_corrector",
            "PREDICTORS", "get_predictor", "pc_sample", "time_grid", "ODEStats", "dopri5",
@@ -32,4 +35,5 @@ __all__ = ["METHODS", "get_method", "get_sampler", "sample", "CORRECTORS", "get_
            "adaptive_sde_sample", "ESTIMATORS", "bits_per_dim", "log_likelihood", "SCHEDULES",
            "draw_prior", "step_times", "ddim_update", "POSTERIOR_METHODS", "MULTICOIL_MODES", "PRIOR_KINDS",
            "PriorView", "from_complex", "get_posterior_method", "posterior_mean_std", "posterior_options",
-           "posterior_sample", "to_complex"]
+           "posterior_sample", "to_complex", "DECODERS", "VARIANCES", "VLB", "VLB_ESTIMATORS", "ddpm_vlb",
+           "discretized_gaussian_log_likelihood", "normal_kl"]

@@ -83,10 +83,16 @@ class GaussianMixture:
         n = x.shape[0]
         return self.perturbed_log_prob(x, jnp.ones(n), jnp.zeros(n))
 
-    def score_fn(self, sde: SDE):
-        """The exact score of p_t under ``sde``: a ``score_fn(x, t)`` for any sampler."""
+    def score_fn(self, sde: SDE, discrete: bool = False):
+        """The exact score of p_t under ``sde``: a ``score_fn(x, t)`` for any sampler.
+
+        ``discrete``: the score of the SDE's discrete chain instead (marginal ``discrete_coeffs``
+        at the step of t), the optimum of the DDPM loss and what the chain's VLB is exact for.
+        """
+        coeffs = sde.discrete_coeffs if discrete else sde.marginal_coeffs
+
         def score(x, t):
-            alpha, sigma = sde.marginal_coeffs(t)
+            alpha, sigma = coeffs(t)
             return self.perturbed_score(x, alpha, sigma)
         return score
 

@@ -1,43 +1,102 @@
-"""The discrete chains the SDEs are limits of: DDPM (linear β) and the SMLD σ ladder.
+"""The discrete chains the SDEs are limits of: DDPM (linear or cosine β) and the SMLD σ ladder.
 
-Indices are 0-based: step i = 0 … N-1 corresponds to DDPM's t = 1 … T.
+Indices are 0-based: step i = 0 … N-1 corresponds to DDPM's t = 1 … T. β schedules are plain
+NumPy functions of the step count (float64, so ᾱ near the end of the chain keeps its digits);
+``BETA_SCHEDULES`` is the one registry of their names.
 """
 from __future__ import annotations
+
+import math
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-from sde_lib.base import bcast
+from sde_lib.base import bcast, check_int
+
+COSINE_S = 0.008        # Nichol & Dhariwal's offset: keeps β_1 from being vanishingly small
+COSINE_MAX_BETA = 0.999  # their clip: the last step would otherwise have β = 1 (ᾱ_T = 0)
+
+
+def linear_betas(num_steps: int, beta_start: float = 1e-4, beta_end: float = 0.02) -> np.ndarray:
+    """Ho et al. (2020): β linear from beta_start to beta_end, ``[num_steps]`` float64."""
+    if not 0 < beta_start <= beta_end < 1:
+        raise ValueError(f"need 0 < beta_start <= beta_end < 1; got beta_start={beta_start}, beta_end={beta_end}")
+    return np.linspace(beta_start, beta_end, check_int("num_steps", num_steps), dtype=np.float64)
+
+
+def cosine_alpha_bar(t, s: float = COSINE_S) -> np.ndarray:
+    """ᾱ(t) = f(t) / f(0), f(t) = cos²((t + s) / (1 + s) · π/2), t = step / T in [0, 1]."""
+    f = lambda u: np.cos((np.asarray(u, np.float64) + s) / (1 + s) * np.pi / 2) ** 2
+    return f(t) / f(0.0)
+
+
+def cosine_betas(num_steps: int, s: float = COSINE_S, max_beta: float = COSINE_MAX_BETA) -> np.ndarray:
+    """Nichol & Dhariwal (2021): β_t = min(1 - ᾱ(t/T) / ᾱ((t-1)/T), max_beta), ``[num_steps]``."""
+    n = check_int("num_steps", num_steps)
+    if not (math.isfinite(s) and s > 0):
+        raise ValueError(f"cosine schedule offset s must be a finite number > 0; got {s}")
+    if not 0 < max_beta < 1:
+        raise ValueError(f"max_beta must lie in (0, 1); got {max_beta}")
+    grid = np.arange(n + 1, dtype=np.float64) / n
+    abar = cosine_alpha_bar(grid, s)
+    return np.minimum(1.0 - abar[1:] / abar[:-1], max_beta)
+
+
+# name -> fn(num_steps, **params) -> betas [num_steps]; the one registry of β schedule names.
+BETA_SCHEDULES = {"linear": linear_betas, "cosine": cosine_betas}
+
+
+def get_betas(schedule: str, num_steps: int, **params) -> np.ndarray:
+    """β of the named schedule; an unknown name lists the valid ones."""
+    if schedule not in BETA_SCHEDULES:
+        raise ValueError(f"unknown β schedule {schedule!r}; valid names: {sorted(BETA_SCHEDULES)}")
+    return BETA_SCHEDULES[schedule](num_steps, **params)
 
 
 class DDPMChain:
-    """q(x_{i} | x_{i-1}) = N(sqrt(α_i) x_{i-1}, β_i I), β linear from beta_start to beta_end."""
+    """q(x_i | x_{i-1}) = N(sqrt(α_i) x_{i-1}, β_i I) and what the DDPM view derives from it.
+
+        DDPMChain(1e-4, 0.02, 1000)              # linear β (Ho et al.)
+        DDPMChain.from_schedule("cosine", 1000)  # Nichol & Dhariwal, s = 0.008, β <= 0.999
+        DDPMChain.from_betas(betas)              # any β in (0, 1)
+    """
 
     def __init__(self, beta_start: float = 1e-4, beta_end: float = 0.02, num_steps: int = 1000):
-        if not 0 < beta_start <= beta_end < 1:
-            raise ValueError(f"need 0 < beta_start <= beta_end < 1; got beta_start={beta_start}, beta_end={beta_end}")
-        if int(num_steps) < 1:
-            raise ValueError(f"num_steps must be >= 1; got {num_steps}")
-        self.num_steps = int(num_steps)
-        # Products are formed in float64 so ᾱ near the end of the chain keeps its digits.
-        betas = np.linspace(beta_start, beta_end, self.num_steps, dtype=np.float64)
+        self._set_betas(linear_betas(num_steps, beta_start, beta_end))
+
+    @classmethod
+    def from_betas(cls, betas) -> "DDPMChain":
+        chain = cls.__new__(cls)
+        chain._set_betas(np.asarray(betas, np.float64))
+        return chain
+
+    @classmethod
+    def from_schedule(cls, schedule: str, num_steps: int, **params) -> "DDPMChain":
+        return cls.from_betas(get_betas(schedule, num_steps, **params))
+
+    def _set_betas(self, betas: np.ndarray) -> None:
+        if betas.ndim != 1 or betas.size < 1 or not np.all((betas > 0) & (betas < 1)):
+            raise ValueError(f"betas must be a non-empty vector with entries in (0, 1); got {betas}")
+        self.num_steps = betas.size
         alphas = 1.0 - betas
         abar = np.cumprod(alphas)
         abar_prev = np.concatenate([[1.0], abar[:-1]])
-        self.betas = jnp.asarray(betas, jnp.float32)
-        self.alphas = jnp.asarray(alphas, jnp.float32)
-        self.alphas_cumprod = jnp.asarray(abar, jnp.float32)
-        self.alphas_cumprod_prev = jnp.asarray(abar_prev, jnp.float32)
-        self.sqrt_alphas_cumprod = jnp.asarray(np.sqrt(abar), jnp.float32)
-        self.sqrt_one_minus_alphas_cumprod = jnp.asarray(np.sqrt(1 - abar), jnp.float32)
-        self.posterior_variance = jnp.asarray((1 - abar_prev) / (1 - abar) * betas, jnp.float32)
-        self._coef_x0 = jnp.asarray(betas * np.sqrt(abar_prev) / (1 - abar), jnp.float32)
-        self._coef_xt = jnp.asarray((1 - abar_prev) * np.sqrt(alphas) / (1 - abar), jnp.float32)
-
-    def step(self, x: jax.Array, i: jax.Array, noise: jax.Array) -> jax.Array:
-        """One forward step x_{i-1} -> x_i."""
-        return bcast(jnp.sqrt(self.alphas[i]), x) * x + bcast(jnp.sqrt(self.betas[i]), x) * noise
+        post_var = (1 - abar_prev) / (1 - abar) * betas
+        f32 = lambda v: jnp.asarray(v, jnp.float32)
+        self.betas = f32(betas)
+        self.alphas = f32(alphas)
+        self.alphas_cumprod = f32(abar)
+        self.sqrt_alphas_cumprod = f32(np.sqrt(abar))
+        self.sqrt_one_minus_alphas_cumprod = f32(np.sqrt(1 - abar))
+        self.posterior_variance = f32(post_var)
+        # β̃_0 = 0 (x_0 is known given x_0); the VLB's decoder needs a finite log-variance there,
+        # so index 0 borrows β̃_1, as Improved DDPM does.
+        self.posterior_log_variance_clipped = f32(np.log(np.concatenate([post_var[1:2], post_var[1:]]))
+                                                  if betas.size > 1 else np.log(betas))
+        self.log_betas = f32(np.log(betas))
+        self._coef_x0 = f32(betas * np.sqrt(abar_prev) / (1 - abar))
+        self._coef_xt = f32((1 - abar_prev) * np.sqrt(alphas) / (1 - abar))
 
     def q_sample(self, x0: jax.Array, i: jax.Array, noise: jax.Array) -> jax.Array:
         """x_i ~ q(x_i | x_0) = N(sqrt(ᾱ_i) x_0, (1 - ᾱ_i) I)."""
@@ -57,7 +116,3 @@ class SMLDLadder:
             raise ValueError(f"need 0 < sigma_min < sigma_max; got {sigma_min}, {sigma_max}")
         self.num_scales = int(num_scales)
         self.sigmas = jnp.asarray(np.exp(np.linspace(np.log(sigma_min), np.log(sigma_max), self.num_scales)), jnp.float32)
-
-    def perturb(self, x0: jax.Array, i: jax.Array, noise: jax.Array) -> jax.Array:
-        """x0 + σ_i z."""
-        return x0 + bcast(self.sigmas[i], x0) * noise
