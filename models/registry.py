@@ -5,6 +5,7 @@ from typing import Any, Callable, Mapping
 
 import flax.linen as nn
 
+from models.adm import adm_from_config
 from models.ddpm import ddpm_from_config
 from models.mlp import MLPScore
 from models.ncsnpp import ddpmpp_from_config, ncsnpp_from_config
@@ -22,6 +23,7 @@ MODELS: dict[str, Callable[[Any], nn.Module]] = {
     "ncsnpp": ncsnpp_from_config,
     "ddpmpp": ddpmpp_from_config,
     "ddpm": ddpm_from_config,
+    "adm": adm_from_config,
 }
 
 
