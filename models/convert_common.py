@@ -80,7 +80,7 @@ def fill_module(template: Mapping, source: Mapping[str, np.ndarray], where: str,
         if tuple(value.shape) != tuple(spec.shape):
             raise shape_mismatch(f"{where}: parameter {full} (from {key!r})", spec.shape,
                                  value.shape, hint(prefix + path, spec.shape, value.shape))
-        set_path(out, path, value.astype(np.float32))
+        set_path(out, path, value.astype(np.float32, copy=False))
         used.add(key)
     extra = [k for k in source if k not in used and not ignore(k)]
     if extra:
@@ -110,7 +110,7 @@ def check_tree(template: Mapping, tree: Mapping, where: str,
             f"the network this config builds; check model.{hint(extra[0], (), ())}")
     out: dict = {}
     for path in ours:
-        set_path(out, path, np.asarray(theirs[path], np.float32))
+        set_path(out, path, np.asarray(theirs[path]).astype(np.float32, copy=False))
     return out
 
 

@@ -33,12 +33,15 @@ _BUFFERS = ("sigmas",)
 
 def hint(path: tuple, ours: tuple, theirs: tuple) -> str:
     """The config key that most likely explains a mismatch at our parameter ``path``."""
+    top = path[0] if path else ""
+    if top.startswith("GaussianFourierProjection"):
+        if ours and theirs:
+            return "nf (the Fourier embedding has nf frequencies)"
+        return "embedding_type (only 'fourier' has frequencies W)"
     if not path or not ours or not theirs:
         return _STRUCTURE_KEYS
-    top, leaf = path[0], path[-1]
+    leaf = path[-1]
     axis = first_differing_axis(tuple(ours), tuple(theirs))
-    if top.startswith("GaussianFourierProjection"):
-        return "nf (nf Fourier frequencies) / embedding_type"
     if top == "Dense_0" and leaf == "kernel" and axis == 0:
         return "embedding_type (fourier embeds σ with 2·nf features, positional t with nf) / nf"
     if top == "Conv_0" and leaf == "kernel" and axis == 2:

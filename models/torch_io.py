@@ -85,7 +85,7 @@ def _as_tensor(storage: np.ndarray, offset: int, size, stride, dtype=None) -> np
         raise TorchFileError(f"tensor view reaches element {last} of a storage of {storage.size}")
     item = storage.dtype.itemsize
     view = np.lib.stride_tricks.as_strided(storage[offset:], size, [st * item for st in stride])
-    return np.ascontiguousarray(view)
+    return np.array(view, order="C")   # a copy: the storage buffer is not kept alive (and 0-d stays 0-d)
 
 
 class _LazyStorage:
@@ -220,6 +220,8 @@ def _read_legacy(path: str, f) -> Any:
 
     try:
         magic = header()
+    except TorchFileError:
+        raise
     except (pickle.UnpicklingError, EOFError, ValueError, IndexError):
         magic = None
     if magic != _LEGACY_MAGIC:
