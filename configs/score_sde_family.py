@@ -20,32 +20,15 @@ def ve_config():
 
 def ncsnpp_model(m, **overrides):
     """NCSN++ as score_sde's ve/cifar10_ncsnpp_continuous (4 blocks, residual input pyramid)."""
-    m.name = "ncsnpp"
-    m.output, m.label = "score", "sigma"   # scale_by_sigma: the network divides by σ itself
-    m.scale_by_sigma = True
-    m.ema_rate = 0.999
-    m.normalization = "GroupNorm"
-    m.nonlinearity = "swish"
-    m.nf = 128
-    m.ch_mult = (1, 2, 2, 2)
-    m.num_res_blocks = 4
-    m.attn_resolutions = (16,)
-    m.resamp_with_conv = True
-    m.conditional = True
-    m.fir = True
-    m.fir_kernel = (1, 3, 3, 1)
-    m.skip_rescale = True
-    m.resblock_type = "biggan"
-    m.progressive = "none"
-    m.progressive_input = "residual"
-    m.progressive_combine = "sum"
-    m.attention_type = "ddpm"
-    m.embedding_type = "fourier"
-    m.fourier_scale = 16.0
-    m.init_scale = 0.0
-    m.conv_size = 3
-    for key, value in overrides.items():
-        m[key] = value
+    m.update(dict(
+        name="ncsnpp", output="score", label="sigma",   # scale_by_sigma: the net divides by σ
+        scale_by_sigma=True, ema_rate=0.999, normalization="GroupNorm", nonlinearity="swish",
+        nf=128, ch_mult=(1, 2, 2, 2), num_res_blocks=4, attn_resolutions=(16,),
+        resamp_with_conv=True, conditional=True, fir=True, fir_kernel=(1, 3, 3, 1),
+        skip_rescale=True, resblock_type="biggan", progressive="none",
+        progressive_input="residual", progressive_combine="sum", attention_type="ddpm",
+        embedding_type="fourier", fourier_scale=16.0, init_scale=0.0, conv_size=3))
+    m.update(overrides)
     return m
 
 

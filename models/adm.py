@@ -26,7 +26,7 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-from models.adm_layers import ADMAttention, ADMDownsample, ADMResBlock, ADMUpsample, conv3, norm32
+from models.adm_layers import ADMAttention, ADMResample, ADMResBlock, conv3, norm32
 from models.build import check_input, from_config
 from models.embeddings import timestep_embedding
 
@@ -109,7 +109,7 @@ class ADM(nn.Module):
             if level != len(self.channel_mult) - 1:
                 name = f"input_blocks_{i}_0"
                 down = (res(ch, name, down=True)(hs[-1], emb, train) if self.resblock_updown
-                        else ADMDownsample(ch, self.conv_resample, dt, name=name)(hs[-1]))
+                        else ADMResample(ch, False, self.conv_resample, dt, name=name)(hs[-1]))
                 hs.append(down)
                 ds, i = ds * 2, i + 1
 
@@ -130,7 +130,7 @@ class ADM(nn.Module):
                 if level and r == self.num_res_blocks:
                     name = f"output_blocks_{i}_{j}"
                     h = (res(ch, name, up=True)(h, emb, train) if self.resblock_updown
-                         else ADMUpsample(ch, self.conv_resample, dt, name=name)(h))
+                         else ADMResample(ch, True, self.conv_resample, dt, name=name)(h))
                     ds //= 2
                 i += 1
         assert not hs

@@ -32,29 +32,22 @@ def conv3(features: int, dtype, name: str, stride: int = 1, zero: bool = False) 
                    dtype=dtype, name=name, **kw)
 
 
-class ADMUpsample(nn.Module):
-    """Nearest ×2 upsampling, then a 3×3 ``conv`` if ``use_conv``."""
+class ADMResample(nn.Module):
+    """guided-diffusion's ``Upsample`` (nearest ×2, then a 3×3 ``conv``) or ``Downsample`` (a
+    stride-2 3×3 ``op``, padding 1), each without its convolution when ``use_conv`` is False
+    (then average pooling for ``Downsample``)."""
 
     out_channels: int
-    use_conv: bool = True
-    dtype: jnp.dtype = jnp.float32
-
-    @nn.compact
-    def __call__(self, x: jax.Array) -> jax.Array:
-        x = naive_upsample_2d(x.astype(self.dtype), 2)
-        return conv3(self.out_channels, self.dtype, "conv")(x) if self.use_conv else x
-
-
-class ADMDownsample(nn.Module):
-    """A stride-2 3×3 convolution ``op`` (padding 1) if ``use_conv``, else 2×2 average pooling."""
-
-    out_channels: int
+    up: bool
     use_conv: bool = True
     dtype: jnp.dtype = jnp.float32
 
     @nn.compact
     def __call__(self, x: jax.Array) -> jax.Array:
         x = x.astype(self.dtype)
+        if self.up:
+            x = naive_upsample_2d(x, 2)
+            return conv3(self.out_channels, self.dtype, "conv")(x) if self.use_conv else x
         if self.use_conv:
             return conv3(self.out_channels, self.dtype, "op", stride=2)(x)
         return naive_downsample_2d(x, 2)

@@ -70,13 +70,15 @@ def resolve_path(path: str | os.PathLike) -> str:
     return path
 
 
-def read_peer_file(path: str) -> tuple[str, Any]:
-    """``(kind, content)``: kind "torch" (any torch.save object) or "flax" (score_sde State)."""
+def read_peer_file(path: str, tensors: bool = True) -> tuple[str, Any]:
+    """``(kind, content)``: kind "torch" (any torch.save object) or "flax" (score_sde State).
+
+    ``tensors=False`` skips a torch file's tensor data (see ``read_torch_file``)."""
     with open(path, "rb") as f:
         head = f.read(2)
     if head[:2] == b"PK" or (len(head) == 2 and head[0] == 0x80 and 2 <= head[1] <= 5):
         try:
-            return "torch", read_torch_file(path)
+            return "torch", read_torch_file(path, tensors=tensors)
         except TorchFileError as e:
             raise CheckpointFormatError(str(e)) from e
     from flax.serialization import msgpack_restore
@@ -169,7 +171,7 @@ def checkpoint_step(path: str | os.PathLike) -> Optional[int]:
     """The training step stored in a peer checkpoint, or None (guided-diffusion state dicts
     hold none; their file names usually do)."""
     path = resolve_path(path)
-    kind, content = read_peer_file(path)
+    kind, content = read_peer_file(path, tensors=False)
     if isinstance(content, Mapping) and "step" in content and np.ndim(content["step"]) == 0:
         try:
             return int(np.asarray(content["step"]))

@@ -26,7 +26,7 @@ import os
 import pickle
 import struct
 import zipfile
-from typing import Any, Callable
+from typing import Any, Callable, NamedTuple
 
 import ml_dtypes
 import numpy as np
@@ -88,8 +88,16 @@ def _as_tensor(storage: np.ndarray, offset: int, size, stride, dtype=None) -> np
     return np.array(view, order="C")   # a copy: the storage buffer is not kept alive (and 0-d stays 0-d)
 
 
+class TensorSpec(NamedTuple):
+    """What ``read_torch_file(path, tensors=False)`` returns for a tensor: no data is read."""
+
+    shape: tuple
+    dtype: np.dtype
+
+
 class _LazyStorage:
-    """A legacy-format storage: its bytes follow the pickle, so tensors wait for them."""
+    """A storage whose bytes are read later (legacy format: they follow the pickle) or never
+    (``tensors=False``), so tensors wait for them."""
 
     def __init__(self, dtype: np.dtype):
         self.dtype, self.array = dtype, None
@@ -183,7 +191,7 @@ def _storage_type(pid) -> _StorageType:
     return st
 
 
-def _read_zip(path: str, zf: zipfile.ZipFile) -> Any:
+def _read_zip(path: str, zf: zipfile.ZipFile, tensors: bool) -> Any:
     names = zf.namelist()
     pkl = [n for n in names if n.endswith("data.pkl")]
     if len(pkl) != 1:
@@ -196,6 +204,8 @@ def _read_zip(path: str, zf: zipfile.ZipFile) -> Any:
 
     def load(pid):
         st, key = _storage_type(pid), str(pid[2])
+        if not tensors:
+            return _LazyStorage(st.dtype)
         if key not in cache:
             try:
                 raw = zf.read(f"{prefix}data/{key}")
@@ -208,10 +218,10 @@ def _read_zip(path: str, zf: zipfile.ZipFile) -> Any:
             cache[key] = np.frombuffer(raw, dt).astype(st.dtype, copy=False)
         return cache[key]
 
-    return _Unpickler(io.BytesIO(zf.read(pkl[0])), load, path).load()
+    return _resolve(_Unpickler(io.BytesIO(zf.read(pkl[0])), load, path).load(), tensors)
 
 
-def _read_legacy(path: str, f) -> Any:
+def _read_legacy(path: str, f, tensors: bool) -> Any:
     def header():
         return _Unpickler(f, _no_storage, path).load()
 
@@ -239,12 +249,12 @@ def _read_legacy(path: str, f) -> Any:
         return storages.setdefault(key, _LazyStorage(st.dtype))
 
     obj = _Unpickler(f, lazy, path).load()
-    for key in header():
+    for key in (header() if tensors else ()):
         n = struct.unpack("<q", _exact(f, 8, path))[0]
         st = storages[str(key)]
         dt = st.dtype.newbyteorder(order)
         st.array = np.frombuffer(_exact(f, n * dt.itemsize, path), dt).astype(st.dtype)
-    return _resolve(obj)
+    return _resolve(obj, tensors)
 
 
 def _exact(f, n: int, path: str) -> bytes:
@@ -254,21 +264,27 @@ def _exact(f, n: int, path: str) -> bytes:
     return b
 
 
-def _resolve(obj):
-    """Swap each ``_Pending`` tensor of a legacy file for its array."""
+def _resolve(obj, tensors: bool = True):
+    """Swap each ``_Pending`` tensor for its array (or, without ``tensors``, its TensorSpec)."""
     if isinstance(obj, _Pending):
         if obj.storage.array is None:
+            if not tensors:
+                offset, size, stride, dtype = obj.args
+                return TensorSpec(tuple(int(n) for n in size), dtype or obj.storage.dtype)
             raise TorchFileError("a tensor's storage is missing from the file")
         return _as_tensor(obj.storage.array, *obj.args)
     if isinstance(obj, dict):
-        return type(obj)((k, _resolve(v)) for k, v in obj.items())
+        return type(obj)((k, _resolve(v, tensors)) for k, v in obj.items())
     if isinstance(obj, (list, tuple)):
-        return type(obj)(_resolve(v) for v in obj)
+        return type(obj)(_resolve(v, tensors) for v in obj)
     return obj
 
 
-def read_torch_file(path: str | os.PathLike) -> Any:
+def read_torch_file(path: str | os.PathLike, tensors: bool = True) -> Any:
     """The object saved by ``torch.save`` at ``path``, with tensors as numpy arrays.
+
+    ``tensors=False`` reads only the pickle: each tensor comes back as a ``TensorSpec(shape,
+    dtype)`` and no storage is read (cheap inspection of a large checkpoint, e.g. its step).
 
     Raises ``TorchFileError`` (a ValueError) naming the file when it is truncated, corrupt or
     not a torch file, and ``UnsafePickleError`` (a TorchFileError) when its pickle needs a
@@ -280,13 +296,13 @@ def read_torch_file(path: str | os.PathLike) -> Any:
             if zipfile.is_zipfile(f):
                 f.seek(0)
                 with zipfile.ZipFile(f) as zf:
-                    return _read_zip(path, zf)
+                    return _read_zip(path, zf, tensors)
             f.seek(0)
             if f.read(4) == b"PK\x03\x04":
                 raise TorchFileError(f"{path}: a zip archive without its directory at the end "
                                      "(truncated download?)")
             f.seek(0)
-            return _read_legacy(path, f)
+            return _read_legacy(path, f, tensors)
     except TorchFileError:
         raise
     except (pickle.UnpicklingError, EOFError, zipfile.BadZipFile, struct.error, ValueError,

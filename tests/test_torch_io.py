@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 import peer_cases as pc
-from models.torch_io import TorchFileError, UnsafePickleError, read_torch_file
+from models.torch_io import TensorSpec, TorchFileError, UnsafePickleError, read_torch_file
 
 
 def _get(obj, key: str):
@@ -40,6 +40,13 @@ def test_both_formats_give_the_saved_tensors(fname):
     assert obj["nested"]["list"][1:] == [1, "a", None, 2.5, True]
     assert isinstance(obj["nested"]["tuple"], tuple) and obj["nested"]["tuple"][1] == 3
     assert obj["step"] == 7
+    # Without tensors: the same structure, shapes and dtypes, no storage read.
+    specs = read_torch_file(pc.path(fname), tensors=False)
+    assert specs["step"] == 7 and specs["nested"]["list"][1:] == obj["nested"]["list"][1:]
+    for key in expected.files:
+        spec = _get(specs, key)
+        assert isinstance(spec, TensorSpec) and spec.shape == _get(obj, key).shape, key
+        assert spec.dtype == _get(obj, key).dtype, key
 
 
 # ----------------------------------------------------------------------- hostile input
