@@ -174,3 +174,25 @@ def _unflatten(flat: dict) -> dict:
             node = node.setdefault(p, {})
         node[parts[-1]] = v
     return out
+
+
+@pytest.mark.parametrize("name,sde,output,label,continuous", [
+    ("ssp_ddpmpp_vp", "vp", "eps", "time", True),
+    ("adm_small", "vp", "eps", "time", False),          # learned σ: 4 outputs for 2 channels
+    ("flax_ncsnpp_ve", "ve", "score", "sigma", True),
+])
+def test_loaded_peers_sample_with_the_fast_solvers(name, sde, output, label, continuous):
+    import samplers
+    import sde_lib
+    case = CASES[name]
+    cfg = pc.model_config(case)
+    model = models.get_model(cfg)
+    variables = models.load_checkpoint(pc.checkpoint_file(name, case), cfg)
+    s = sde_lib.VPSDE(beta_min=0.1, beta_max=20.0, N=1000) if sde == "vp" else \
+        sde_lib.VESDE(sigma_min=0.01, sigma_max=50.0, N=1000)
+    score_fn = models.make_score_fn(s, model.apply, variables, output=output, label=label,
+                                    continuous=continuous)
+    shape = (1, cfg["image_size"], cfg["image_size"], cfg["num_channels"])
+    x, nfe = samplers.sample(jax.random.PRNGKey(0), s, score_fn, shape, method="dpm_solver_pp",
+                             num_steps=4)
+    assert x.shape == shape and int(nfe) == 4 and bool(jnp.all(jnp.isfinite(x)))
