@@ -1,8 +1,12 @@
-"""The DDPM U-Net of Ho et al. (2020) (score_sde's ``ddpm`` model name and config keys).
+"""The DDPM U-Net of Ho et al. (2020), exactly as score_sde's ``ddpm`` model (names and keys).
 
-On the way up, attention follows every residual block at an attention resolution, as in Ho et
-al.'s code; score_sde's port applies it once per level, after the blocks. Group norm uses
-min(C // 4, 32) groups, which is Ho's 32 for every C >= 128.
+As score_sde (and unlike Ho et al.'s TF code, which attends after every block), the way up
+applies attention once per level, after that level's residual blocks: score_sde's vp/ddpm
+CIFAR-10 network has 35,218,947 parameters. Group norm uses 32 groups (``num_groups``; not a
+score_sde key: None picks min(C // 4, 32) so tiny test models with nf < 32 can be built).
+The parameter tree is score_sde's (``Dense_0``, ``Conv_0``, ``ResnetBlockDDPM_0``, ``AttnBlock_0``,
+``Downsample_0``, ...). ``scale_by_sigma`` is not supported (it divides by the SMLD σ ladder
+at integer labels; no released checkpoint uses it) and raises.
 
 Call: ``model.apply(params, x, labels, train=False, rngs={'dropout': key})`` with
 ``x: [B, H, W, C]`` and ``labels: [B]`` = t·(N-1) (sinusoidal embedding); returns
@@ -18,8 +22,8 @@ import jax
 import jax.numpy as jnp
 
 from models import layers
+from models.build import check_choice, check_input, check_unet_sizes, from_config
 from models.embeddings import timestep_embedding
-from models.ncsnpp import _dtype, check_input, check_unet_sizes
 
 
 class DDPM(nn.Module):
@@ -36,11 +40,18 @@ class DDPM(nn.Module):
     image_size: Optional[int] = None
     num_channels: Optional[int] = None
     centered: bool = True        # False: data in [0, 1], rescaled to [-1, 1] inside
+    scale_by_sigma: bool = False
+    normalization: str = "GroupNorm"
+    num_groups: Optional[int] = 32
     dtype: Any = jnp.float32     # compute dtype; parameters stay float32
 
     def __post_init__(self):
         layers.get_act(self.nonlinearity)
         check_unet_sizes(self.nf, self.ch_mult, self.num_res_blocks, self.dropout)
+        check_choice("normalization", self.normalization, ("GroupNorm",))
+        if self.scale_by_sigma:
+            raise ValueError("ddpm with scale_by_sigma=True (score_sde's SMLD-ladder variant) is "
+                             "not supported; use ncsnpp with embedding_type 'fourier'")
         super().__post_init__()
 
     @nn.compact
@@ -58,12 +69,14 @@ class DDPM(nn.Module):
         else:
             temb = None
 
+        g = self.num_groups
+
         def resblock(out_ch=None):
             return layers.ResnetBlockDDPM(out_ch=out_ch, act=act, dropout=self.dropout,
-                                          skip_rescale=False, init_scale=0.0, dtype=dt)
+                                          num_groups=g, dtype=dt)
 
         def attn():
-            return layers.AttnBlock(skip_rescale=False, init_scale=0.0, dtype=dt)
+            return layers.AttnBlock(num_groups=g, dtype=dt)
 
         h = x if self.centered else 2 * x - 1.0
         hs = [layers.conv3x3(nf, dtype=dt)(h)]
@@ -85,27 +98,17 @@ class DDPM(nn.Module):
             for _ in range(self.num_res_blocks + 1):
                 h = resblock(nf * self.ch_mult[i_level])(
                     jnp.concatenate([h, hs.pop().astype(h.dtype)], axis=-1), temb, train)
-                if h.shape[1] in self.attn_resolutions:
-                    h = attn()(h)
+            if h.shape[1] in self.attn_resolutions:
+                h = attn()(h)
             if i_level != 0:
                 h = layers.Upsample(with_conv=self.resamp_with_conv, dtype=dt)(h)
         assert not hs
 
-        h = act(layers.group_norm(h.shape[-1], dt)(h))
+        h = act(layers.group_norm(h.shape[-1], dt, g)(h))
         h = layers.conv3x3(channels, init_scale=0.0, dtype=dt)(h)
         return h.astype(jnp.float32)
 
 
-DDPM_DEFAULTS = dict(nf=128, ch_mult=(1, 2, 2, 2), num_res_blocks=2, attn_resolutions=(16,),
-                     dropout=0.1, resamp_with_conv=True, conditional=True, nonlinearity="swish",
-                     centered=True)
-
-
 def ddpm_from_config(cfg) -> DDPM:
-    """``MODELS["ddpm"]``: DDPM from a ``model`` ConfigDict; missing keys take score_sde's defaults."""
-    kw = {k: cfg.get(k, v) for k, v in DDPM_DEFAULTS.items()}
-    kw["ch_mult"] = tuple(kw["ch_mult"])
-    kw["attn_resolutions"] = tuple(kw["attn_resolutions"])
-    kw["nonlinearity"] = str(kw["nonlinearity"]).lower()
-    return DDPM(**kw, image_size=cfg.get("image_size", None),
-                num_channels=cfg.get("num_channels", None), dtype=_dtype(cfg.get("dtype", None)))
+    """``MODELS["ddpm"]``: DDPM from a ``model`` section; missing keys take score_sde's defaults."""
+    return from_config(DDPM, cfg, tuples=("ch_mult", "attn_resolutions"), lower=("nonlinearity",))

@@ -8,12 +8,20 @@ import jax
 import jax.numpy as jnp
 
 
-def timestep_embedding(labels: jax.Array, dim: int, max_positions: int = 10000) -> jax.Array:
-    """Sinusoidal embedding of ``labels: [B]`` (DDPM / Transformer style): ``[B, dim]``."""
+def timestep_embedding(labels: jax.Array, dim: int, max_positions: int = 10000, *,
+                       flip_sin_to_cos: bool = False, freq_shift: int = 1) -> jax.Array:
+    """Sinusoidal embedding of ``labels: [B]`` (Transformer style): ``[B, dim]``.
+
+    Frequencies ``exp(-log(max_positions) · k / (dim//2 - freq_shift))``, k = 0 … dim//2 - 1.
+    DDPM / score_sde: ``[sin, cos]`` with ``freq_shift=1``; guided-diffusion (ADM):
+    ``[cos, sin]`` (``flip_sin_to_cos``) with ``freq_shift=0``. An odd ``dim`` is zero-padded.
+    """
     half = dim // 2
-    freqs = jnp.exp(-math.log(max_positions) * jnp.arange(half, dtype=jnp.float32) / max(half - 1, 1))
+    denom = max(half - freq_shift, 1)
+    freqs = jnp.exp(-math.log(max_positions) * jnp.arange(half, dtype=jnp.float32) / denom)
     args = labels.astype(jnp.float32)[:, None] * freqs[None]
-    emb = jnp.concatenate([jnp.sin(args), jnp.cos(args)], axis=1)
+    parts = [jnp.cos(args), jnp.sin(args)] if flip_sin_to_cos else [jnp.sin(args), jnp.cos(args)]
+    emb = jnp.concatenate(parts, axis=1)
     if dim % 2:
         emb = jnp.pad(emb, ((0, 0), (0, 1)))
     return emb

@@ -3,11 +3,15 @@
 NCSN++ (VE): BigGAN residual blocks with FIR resampling, an output-skip image pyramid on the way
 up, an input-skip pyramid on the way down, Fourier features of log σ, and the output divided by
 σ (``scale_by_sigma``). DDPM++ (VP): the same network with BigGAN blocks, no pyramids, plain
-resampling and a sinusoidal embedding of t·(N-1). See ``NCSNPP_DEFAULTS`` / ``DDPMPP_DEFAULTS``.
+resampling and a sinusoidal embedding of t·(N-1). The architecture follows the config keys, not
+the name: a score_sde config with ``name = "ncsnpp"`` and DDPM++ settings builds DDPM++.
+``NCSNpp``'s fields are the NCSN++ defaults; ``DDPMPP_OVERRIDES`` are what the ``ddpmpp`` name
+changes in them for keys a config leaves out.
 
-Call: ``model.apply(params, x, labels, train=False, rngs={'dropout': key})`` with
+Call: ``model.apply(variables, x, labels, train=False, rngs={'dropout': key})`` with
 ``x: [B, H, W, C]`` and ``labels: [B]`` (σ for the "fourier" embedding, t·(N-1) for
-"positional"); returns ``[B, H, W, C]`` float32.
+"positional"); returns ``[B, H, W, C]`` float32. The parameter tree is score_sde's
+(``GaussianFourierProjection_0``, ``Dense_0``, ``Conv_0``, ``ResnetBlockBigGANpp_0``, ...).
 
 Config (the ``model`` section; score_sde names): nf, ch_mult, num_res_blocks, attn_resolutions,
 dropout, resamp_with_conv, fir, fir_kernel, skip_rescale, resblock_type, progressive,
@@ -17,6 +21,8 @@ as score_sde's ``data`` keys: ``centered`` (score_sde's data.centered: False mea
 rescaled by 2x - 1 inside), ``image_size`` and ``num_channels`` (optional: when set, inputs are
 checked against them; the network itself takes H, W and C from the input). ``dtype``
 ("float32" | "bfloat16" | "float16") is the compute dtype; parameters are always float32.
+score_sde keys this network does not read (normalization, attention_type, conv_size, ...) are
+ignored, as score_sde ignores them.
 """
 from __future__ import annotations
 
@@ -28,46 +34,14 @@ import jax
 import jax.numpy as jnp
 
 from models import layers
-from models.embeddings import NoiseEmbedding
+from models.build import check_choice, check_input, check_unet_sizes, from_config
+from models.embeddings import GaussianFourierProjection, timestep_embedding
 
 RESBLOCK_TYPES = ("ddpm", "biggan")
 PROGRESSIVE = ("none", "output_skip", "residual")
 PROGRESSIVE_INPUT = ("none", "input_skip", "residual")
 PROGRESSIVE_COMBINE = ("sum", "cat")
 EMBEDDING_TYPES = ("fourier", "positional")
-
-
-def _check_choice(name: str, value: str, valid: tuple) -> None:
-    if value not in valid:
-        raise ValueError(f"unknown {name} {value!r}; valid: {list(valid)}")
-
-
-def check_unet_sizes(nf: int, ch_mult, num_res_blocks: int, dropout: float) -> None:
-    """Shared constructor checks for the U-Nets (errors before any compute)."""
-    if int(nf) != nf or nf < 4:
-        raise ValueError(f"nf must be an integer >= 4 (group norm uses C // 4 groups); got {nf!r}")
-    if len(ch_mult) < 1 or any(int(m) != m or m < 1 for m in ch_mult):
-        raise ValueError(f"ch_mult must be a non-empty sequence of integers >= 1; got {ch_mult!r}")
-    if int(num_res_blocks) != num_res_blocks or num_res_blocks < 0:
-        raise ValueError(f"num_res_blocks must be an integer >= 0; got {num_res_blocks!r}")
-    if not 0.0 <= dropout < 1.0:
-        raise ValueError(f"dropout must be in [0, 1); got {dropout!r}")
-
-
-def check_input(x: jax.Array, labels: jax.Array, num_levels: int, image_size: Optional[int],
-                num_channels: Optional[int]) -> None:
-    if x.ndim != 4:
-        raise ValueError(f"expected x: [B, H, W, C]; got shape {x.shape}")
-    B, H, W, C = x.shape
-    if labels.shape != (B,):
-        raise ValueError(f"expected labels: [B] = [{B}]; got shape {labels.shape}")
-    f = 2 ** (num_levels - 1)
-    if H % f or W % f:
-        raise ValueError(f"image size {H}x{W} must be divisible by 2**(len(ch_mult)-1) = {f}")
-    if image_size is not None and (H, W) != (image_size, image_size):
-        raise ValueError(f"model configured for image_size {image_size}; got {H}x{W}")
-    if num_channels is not None and C != num_channels:
-        raise ValueError(f"model configured for num_channels {num_channels}; got {C}")
 
 
 class NCSNpp(nn.Module):
@@ -98,11 +72,11 @@ class NCSNpp(nn.Module):
     dtype: Any = jnp.float32             # compute dtype; parameters stay float32
 
     def __post_init__(self):
-        _check_choice("resblock_type", self.resblock_type, RESBLOCK_TYPES)
-        _check_choice("progressive", self.progressive, PROGRESSIVE)
-        _check_choice("progressive_input", self.progressive_input, PROGRESSIVE_INPUT)
-        _check_choice("progressive_combine", self.progressive_combine, PROGRESSIVE_COMBINE)
-        _check_choice("embedding_type", self.embedding_type, EMBEDDING_TYPES)
+        check_choice("resblock_type", self.resblock_type, RESBLOCK_TYPES)
+        check_choice("progressive", self.progressive, PROGRESSIVE)
+        check_choice("progressive_input", self.progressive_input, PROGRESSIVE_INPUT)
+        check_choice("progressive_combine", self.progressive_combine, PROGRESSIVE_COMBINE)
+        check_choice("embedding_type", self.embedding_type, EMBEDDING_TYPES)
         layers.get_act(self.nonlinearity)
         check_unet_sizes(self.nf, self.ch_mult, self.num_res_blocks, self.dropout)
         if self.scale_by_sigma and self.embedding_type != "fourier":
@@ -120,8 +94,10 @@ class NCSNpp(nn.Module):
         sqrt2 = math.sqrt(2.0)
 
         # Noise-level embedding: Fourier features of log σ (2·nf) or sinusoids of t·(N-1) (nf).
-        emb_dim = 2 * nf if self.embedding_type == "fourier" else nf
-        temb = NoiseEmbedding(self.embedding_type, emb_dim, self.fourier_scale)(labels)
+        if self.embedding_type == "fourier":
+            temb = GaussianFourierProjection(nf, self.fourier_scale)(jnp.log(labels))
+        else:
+            temb = timestep_embedding(labels, nf)
         if self.conditional:
             temb = nn.Dense(4 * nf, kernel_init=layers.default_init(), dtype=dt)(temb)
             temb = nn.Dense(4 * nf, kernel_init=layers.default_init(), dtype=dt)(act(temb))
@@ -130,19 +106,20 @@ class NCSNpp(nn.Module):
 
         if self.resblock_type == "ddpm":
             def resblock(out_ch=None, up=False, down=False):
-                return layers.ResnetBlockDDPM(out_ch=out_ch, act=act, dropout=self.dropout,
-                                              skip_rescale=self.skip_rescale,
-                                              init_scale=self.init_scale, dtype=dt)
-        else:
-            def resblock(out_ch=None, up=False, down=False):
-                return layers.ResnetBlockBigGAN(out_ch=out_ch, act=act, up=up, down=down,
-                                                dropout=self.dropout, fir=self.fir,
-                                                fir_kernel=tuple(self.fir_kernel),
+                return layers.ResnetBlockDDPMpp(out_ch=out_ch, act=act, dropout=self.dropout,
                                                 skip_rescale=self.skip_rescale,
                                                 init_scale=self.init_scale, dtype=dt)
+        else:
+            def resblock(out_ch=None, up=False, down=False):
+                return layers.ResnetBlockBigGANpp(out_ch=out_ch, act=act, up=up, down=down,
+                                                  dropout=self.dropout, fir=self.fir,
+                                                  fir_kernel=tuple(self.fir_kernel),
+                                                  skip_rescale=self.skip_rescale,
+                                                  init_scale=self.init_scale, dtype=dt)
 
         def attn():
-            return layers.AttnBlock(skip_rescale=self.skip_rescale, init_scale=self.init_scale, dtype=dt)
+            return layers.AttnBlockpp(skip_rescale=self.skip_rescale, init_scale=self.init_scale,
+                                      dtype=dt)
 
         fk = tuple(self.fir_kernel)
         if not self.centered:
@@ -231,46 +208,20 @@ class NCSNpp(nn.Module):
         return h
 
 
-# Defaults for keys a config leaves out (score_sde's cifar10 ncsnpp / ddpmpp configs).
-NCSNPP_DEFAULTS = dict(
-    nf=128, ch_mult=(1, 2, 2, 2), num_res_blocks=4, attn_resolutions=(16,), dropout=0.1,
-    resamp_with_conv=True, fir=True, fir_kernel=(1, 3, 3, 1), skip_rescale=True,
-    resblock_type="biggan", progressive="output_skip", progressive_input="input_skip",
-    progressive_combine="sum", embedding_type="fourier", fourier_scale=16.0, conditional=True,
-    scale_by_sigma=True, init_scale=0.0, nonlinearity="swish", centered=False)
+# What the ``ddpmpp`` name changes in NCSNpp's defaults (score_sde's vp/cifar10_ddpmpp_continuous).
+DDPMPP_OVERRIDES = dict(fir=False, progressive="none", progressive_input="none",
+                        embedding_type="positional", scale_by_sigma=False, centered=True)
 
-DDPMPP_DEFAULTS = dict(
-    NCSNPP_DEFAULTS, fir=False, progressive="none", progressive_input="none",
-    embedding_type="positional", scale_by_sigma=False, centered=True)
-
-
-def _dtype(name) -> Any:
-    if name is None:
-        return jnp.float32
-    valid = {"float32": jnp.float32, "bfloat16": jnp.bfloat16, "float16": jnp.float16}
-    if isinstance(name, str):
-        if name not in valid:
-            raise ValueError(f"unknown model dtype {name!r}; valid: {sorted(valid)}")
-        return valid[name]
-    return name
-
-
-def _ncsnpp_from(cfg, defaults: dict) -> NCSNpp:
-    kw = {k: cfg.get(k, v) for k, v in defaults.items()}
-    for k in ("ch_mult", "attn_resolutions", "fir_kernel"):
-        kw[k] = tuple(kw[k])
-    for k in ("resblock_type", "progressive", "progressive_input", "progressive_combine",
-              "embedding_type", "nonlinearity"):
-        kw[k] = str(kw[k]).lower()
-    return NCSNpp(**kw, image_size=cfg.get("image_size", None),
-                  num_channels=cfg.get("num_channels", None), dtype=_dtype(cfg.get("dtype", None)))
+_TUPLES = ("ch_mult", "attn_resolutions", "fir_kernel")
+_LOWER = ("resblock_type", "progressive", "progressive_input", "progressive_combine",
+          "embedding_type", "nonlinearity")
 
 
 def ncsnpp_from_config(cfg) -> NCSNpp:
-    """``MODELS["ncsnpp"]``: NCSNpp from a ``model`` ConfigDict; missing keys take NCSN++ defaults."""
-    return _ncsnpp_from(cfg, NCSNPP_DEFAULTS)
+    """``MODELS["ncsnpp"]``: NCSNpp from a ``model`` section; missing keys take NCSN++ defaults."""
+    return from_config(NCSNpp, cfg, tuples=_TUPLES, lower=_LOWER)
 
 
 def ddpmpp_from_config(cfg) -> NCSNpp:
-    """``MODELS["ddpmpp"]``: NCSNpp from a ``model`` ConfigDict; missing keys take DDPM++ defaults."""
-    return _ncsnpp_from(cfg, DDPMPP_DEFAULTS)
+    """``MODELS["ddpmpp"]``: NCSNpp from a ``model`` section; missing keys take DDPM++ defaults."""
+    return from_config(NCSNpp, cfg, DDPMPP_OVERRIDES, tuples=_TUPLES, lower=_LOWER)

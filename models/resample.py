@@ -175,8 +175,12 @@ def conv_downsample_2d(x: jax.Array, w: jax.Array, k: Sequence[float] | None = N
                                     padding="VALID", dimension_numbers=_DN)
 
 
-class FIRConv2d(nn.Module):
-    """A ``kernel × kernel`` convolution with optional fused FIR up- or down-sampling by 2."""
+class Conv2d(nn.Module):
+    """A ``kernel × kernel`` convolution with optional fused FIR up- or down-sampling by 2.
+
+    score_sde's ``up_or_down_sampling.Conv2d``: parameters ``weight [k, k, C_in, C_out]`` (HWIO)
+    and ``bias``.
+    """
 
     features: int
     kernel: int = 3
@@ -190,8 +194,8 @@ class FIRConv2d(nn.Module):
     @nn.compact
     def __call__(self, x: jax.Array) -> jax.Array:
         if self.up and self.down:
-            raise ValueError("FIRConv2d: up and down are exclusive")
-        w = self.param("kernel", self.kernel_init, (self.kernel, self.kernel, x.shape[-1], self.features))
+            raise ValueError("Conv2d: up and down are exclusive")
+        w = self.param("weight", self.kernel_init, (self.kernel, self.kernel, x.shape[-1], self.features))
         x = x.astype(self.dtype)
         if self.up:
             y = upsample_conv_2d(x, w, k=self.resample_kernel)

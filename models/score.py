@@ -8,6 +8,10 @@ Two choices, both read from the config and neither dispatching on the SDE's clas
   means the output is already a score (e.g. NCSN++ with ``scale_by_sigma`` divides by σ itself).
 With ``continuous=False`` σ_t is the discrete chain's (sqrt(1 - ᾱ_i) or the SMLD σ_i), which is
 what the DDPM and SMLD losses train against.
+
+A network may return more channels than its input (ADM with a learned variance returns ε and
+then v, ``[B, H, W, 2C]``): the prediction is the first C channels (the input's), the rest is
+left to whoever reads it (``models.split_adm_output``).
 """
 from __future__ import annotations
 
@@ -54,6 +58,8 @@ def make_score_fn(sde: SDE, apply_fn: Callable[..., jax.Array], params: Any, *, 
         labels = noise_labels(sde, t, label, continuous)
         kwargs = {"rngs": {"dropout": rng}} if (train and rng is not None) else {}
         out = apply_fn(params, x, labels, train=train, **kwargs)
+        if out.shape[-1] > x.shape[-1]:
+            out = out[..., : x.shape[-1]]
         if output == "eps":
             return -out / bcast(noise_std(sde, t, continuous), out)
         return out

@@ -9,9 +9,6 @@ user supplies (``eval.inception_weights=PATH``); nothing is downloaded at run ti
 from __future__ import annotations
 
 import os
-import pickle
-import struct
-import zipfile
 from typing import Optional
 
 import jax
@@ -19,6 +16,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from models.inception import FID_WEIGHTS_URL, FIDInceptionV3, inception_variables_from_state_dict
+from models.torch_io import read_torch_file
 from run import fid
 
 # One compiled network for every call (a fresh jax.jit per call would compile again).
@@ -82,60 +80,6 @@ def image_quality(variables: dict, samples: np.ndarray, reference: dict, batch_s
 
 
 # --------------------------------------------------------------------------- reading .pth
-# A minimal reader of torch.save files, for the FID weights only. TO BE REPLACED by
-# models.torch_io.read_torch_file (branch issue10) once that lands: it handles the same two
-# formats and more. Only plain tensors in (nested) dicts are understood; anything else in the
-# pickle is refused rather than executed.
-
-_DTYPES = {"FloatStorage": np.float32, "DoubleStorage": np.float64, "HalfStorage": np.float16,
-           "LongStorage": np.int64, "IntStorage": np.int32, "ShortStorage": np.int16,
-           "CharStorage": np.int8, "ByteStorage": np.uint8, "BoolStorage": np.bool_}
-_LEGACY_MAGIC = 0x1950A86A20F9469CFC6C
-
-
-class _Tensor:
-    """A tensor waiting for its storage bytes: (storage key, dtype, offset, size, stride)."""
-
-    def __init__(self, storage, offset, size, stride):
-        self.key, self.dtype = storage
-        self.offset, self.size, self.stride = int(offset), tuple(size), tuple(stride)
-
-    def materialise(self, raw: dict) -> np.ndarray:
-        flat = np.frombuffer(raw[self.key], dtype=np.dtype(self.dtype).newbyteorder("<"))
-        item = flat.itemsize
-        view = np.lib.stride_tricks.as_strided(flat[self.offset:], self.size, [s * item for s in self.stride])
-        return np.array(view, dtype=self.dtype)
-
-
-class _Unpickler(pickle.Unpickler):
-    def find_class(self, module, name):
-        if (module, name) in (("torch._utils", "_rebuild_tensor_v2"), ("torch._utils", "_rebuild_tensor")):
-            return lambda storage, offset, size, stride, *rest: _Tensor(storage, offset, size, stride)
-        if module == "torch._utils" and name == "_rebuild_parameter":
-            return lambda data, *rest: data
-        if module == "collections" and name == "OrderedDict":
-            return dict
-        if module == "torch" and name in _DTYPES:
-            return _DTYPES[name]
-        raise pickle.UnpicklingError(f"refusing to load {module}.{name} from a weights file")
-
-    def persistent_load(self, pid):
-        # ('storage', storage_type, key, location, numel[, view_metadata])
-        if pid[0] != "storage":
-            raise pickle.UnpicklingError(f"unknown persistent id {pid[0]!r}")
-        return str(pid[2]), pid[1]
-
-
-def _walk(obj, raw: dict):
-    if isinstance(obj, _Tensor):
-        return obj.materialise(raw)
-    if isinstance(obj, dict):
-        return {k: _walk(v, raw) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return type(obj)(_walk(v, raw) for v in obj)
-    return obj
-
-
 def _flatten(obj, prefix: str = "") -> dict:
     if isinstance(obj, dict):
         out = {}
@@ -146,40 +90,9 @@ def _flatten(obj, prefix: str = "") -> dict:
 
 
 def _read_torch_state_dict(path: str) -> dict:
-    """Flat ``{name: np.ndarray}`` from a torch.save file (zip format of torch >= 1.6, or the
-    legacy pickle stream); a ``{"state_dict": …}`` wrapper is unwrapped."""
-    if zipfile.is_zipfile(path):
-        with zipfile.ZipFile(path) as z:
-            pkl = next(n for n in z.namelist() if n.endswith("/data.pkl") or n == "data.pkl")
-            root = pkl[: -len("data.pkl")]
-            obj = _Unpickler(z.open(pkl)).load()
-            keys = {t.key for t in _tensors(obj)}
-            raw = {k: z.read(f"{root}data/{k}") for k in keys}
-    else:
-        with open(path, "rb") as f:
-            # Every pickle in the stream goes through the restricted unpickler, headers included.
-            if _Unpickler(f).load() != _LEGACY_MAGIC:
-                raise ValueError(f"{path} is neither a zip nor a legacy torch.save file")
-            _Unpickler(f).load()                         # protocol version
-            _Unpickler(f).load()                         # system info
-            obj = _Unpickler(f).load()
-            raw = {}
-            for key in _Unpickler(f).load():             # storages follow in this order
-                dtype = next(t.dtype for t in _tensors(obj) if t.key == str(key))
-                (numel,) = struct.unpack("<q", f.read(8))
-                raw[str(key)] = f.read(numel * np.dtype(dtype).itemsize)
-    obj = _walk(obj, raw)
+    """Flat ``{name: np.ndarray}`` from a torch.save file, read by ``models.read_torch_file``
+    (no PyTorch, nothing in the pickle executed); a ``{"state_dict": …}`` wrapper is unwrapped."""
+    obj = read_torch_file(path)
     if isinstance(obj, dict) and isinstance(obj.get("state_dict"), dict):
         obj = obj["state_dict"]
     return _flatten(obj)
-
-
-def _tensors(obj):
-    if isinstance(obj, _Tensor):
-        yield obj
-    elif isinstance(obj, dict):
-        for v in obj.values():
-            yield from _tensors(v)
-    elif isinstance(obj, (list, tuple)):
-        for v in obj:
-            yield from _tensors(v)

@@ -16,6 +16,7 @@ import pytest
 
 import models
 import sde_lib
+from configs.small_unet import small_unet_config
 from models import resample
 from models.ddpm import DDPM
 from models.ncsnpp import NCSNpp
@@ -28,7 +29,7 @@ def _key(seed: int):
 
 
 def _cfg(name: str, **over):
-    cfg = models.small_unet_config(name)
+    cfg = small_unet_config(name)
     cfg.nf = 8
     for k, v in over.items():
         cfg[k] = v
@@ -188,15 +189,15 @@ def test_dropout_random_in_train_and_deterministic_in_eval():
 def test_registry_and_ddpmpp_defaults():
     for name in ("ncsnpp", "ddpmpp", "ddpm"):
         assert name in models.MODELS
-    m = models.get_model(models.small_unet_config("ddpmpp"))
+    m = models.get_model(small_unet_config("ddpmpp"))
     assert isinstance(m, NCSNpp)
     assert (m.resblock_type, m.progressive, m.progressive_input, m.embedding_type, m.fir,
             m.scale_by_sigma) == ("biggan", "none", "none", "positional", False, False)
-    n = models.get_model(models.small_unet_config("ncsnpp"))
+    n = models.get_model(small_unet_config("ncsnpp"))
     assert (n.resblock_type, n.progressive, n.progressive_input, n.embedding_type, n.fir,
             n.scale_by_sigma) == ("biggan", "output_skip", "input_skip", "fourier", True, True)
-    assert isinstance(models.get_model(models.small_unet_config("ddpm")), DDPM)
-    cfg = models.small_unet_config("ncsnpp")
+    assert isinstance(models.get_model(small_unet_config("ddpm")), DDPM)
+    cfg = small_unet_config("ncsnpp")
     cfg.dtype = "bfloat16"
     assert models.get_model(cfg).dtype == jnp.bfloat16
 
@@ -211,7 +212,7 @@ def test_registry_and_ddpmpp_defaults():
     ("dtype", "float8", "bfloat16"),
 ])
 def test_unknown_choices_raise_listing_valid_values(key, value, listed):
-    cfg = models.small_unet_config("ncsnpp")
+    cfg = small_unet_config("ncsnpp")
     cfg[key] = value
     with pytest.raises(ValueError, match=listed):
         models.get_model(cfg)
@@ -226,7 +227,7 @@ def test_impossible_configs_raise_early():
         models.get_model(_cfg("ddpm", ch_mult=(1, 2, 2, 2))).init(_key(0), jnp.zeros((1, 4, 4, 1)),
                                                                   jnp.zeros((1,)))
     with pytest.raises(ValueError, match="unknown U-Net"):
-        models.small_unet_config("unet3d")
+        small_unet_config("unet3d")
 
 
 # --------------------------------------------------------------------------- FIR resampling

@@ -1,6 +1,11 @@
 """The original DDPM (discrete, L_simple) on CIFAR-10, as score_sde's vp/ddpm/cifar10.
 
     python main.py --config configs/vp/ddpm_cifar10.py --workdir runs/ddpm --mode train
+
+Released checkpoint: the ``checkpoint_<N>.pth`` (score_sde_pytorch) or ``checkpoint_<N>``
+(score_sde) of score_sde's ``vp/cifar10_ddpm/`` folder (35,218,947 parameters):
+
+    python main.py --config configs/vp/ddpm_cifar10.py --workdir runs/ddpm --mode import --config.import_path=checkpoint_<N>.pth
 """
 from configs.default_image import get_default_configs
 

@@ -3,37 +3,16 @@
     python main.py --config configs/vp/ddpmpp_cifar10_continuous.py --workdir runs/vp_ddpmpp --mode train
 
 Needs tensorflow-datasets with cifar10 built (``pip install tensorflow-datasets; tfds build cifar10``).
+Released checkpoint: score_sde_pytorch's ``vp/cifar10_ddpmpp_continuous/checkpoint_8.pth`` or
+score_sde's Flax ``checkpoint_8`` (4 residual blocks per level, 61,804,419 parameters; the
+8-block network is configs/vp/ddpmpp_cifar10_deep_continuous.py):
+
+    python main.py --config configs/vp/ddpmpp_cifar10_continuous.py --workdir runs/vp_ddpmpp --mode import --config.import_path=checkpoint_8.pth
 """
-from configs.default_image import get_default_configs
+from configs.score_sde_family import ddpmpp_model, vp_config
 
 
 def get_config():
-    config = get_default_configs()
-    config.training.sde = "vpsde"
-    config.training.continuous = True
-    config.training.reduce_mean = True
-    config.sampling.predictor = "euler_maruyama"
-    config.sampling.corrector = "none"
-    m = config.model
-    m.name = "ddpmpp"
-    m.output, m.label = "eps", "time"
-    m.scale_by_sigma = False
-    m.ema_rate = 0.9999
-    m.normalization = "GroupNorm"
-    m.nonlinearity = "swish"
-    m.nf = 128
-    m.ch_mult = (1, 2, 2, 2)
-    m.num_res_blocks = 8
-    m.attn_resolutions = (16,)
-    m.resamp_with_conv = True
-    m.conditional = True
-    m.fir = False
-    m.skip_rescale = True
-    m.resblock_type = "biggan"
-    m.progressive = "none"
-    m.progressive_input = "none"
-    m.progressive_combine = "sum"
-    m.embedding_type = "positional"
-    m.init_scale = 0.0
-    m.dropout = 0.1
+    config = vp_config("vpsde")
+    ddpmpp_model(config.model, num_res_blocks=4)
     return config
