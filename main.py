@@ -7,6 +7,8 @@
     python main.py --config configs/mri/brain_recon.py --workdir runs/brain --mode recon
     python main.py --config configs/mri/brain128.py --workdir runs/b128 --mode export   # EMA weights -> config.prior_dir
     python main.py --config configs/digits_ddpmpp.py --workdir runs/d --mode figures   # schedule / SNR / x0 -> xT PNGs
+    python main.py --config configs/mri/score_mri_knee320.py --workdir runs/knee --mode import \
+        --config.import_path=checkpoint_95.pth                                       # a peer checkpoint -> workdir
 
 Override any config key: ``--config.training.n_iters=2000``.
 """
@@ -24,7 +26,8 @@ from ml_collections import config_flags  # noqa: E402
 FLAGS = flags.FLAGS
 config_flags.DEFINE_config_file("config", None, "Path to an ml_collections config file.", lock_config=True)
 flags.DEFINE_string("workdir", None, "Run directory: checkpoints/, samples/, metrics.jsonl live here.")
-flags.DEFINE_enum("mode", "train", ["train", "eval", "sample", "recon", "export", "figures"], "What to run.")
+flags.DEFINE_enum("mode", "train", ["train", "eval", "sample", "recon", "export", "figures", "import"],
+                  "What to run.")
 flags.mark_flags_as_required(["config", "workdir"])
 
 
@@ -45,6 +48,9 @@ def _mode(name: str):
     if name == "figures":
         from run.figures import figures
         return figures
+    if name == "import":
+        from run.importer import import_checkpoint
+        return import_checkpoint
     from run.recon import reconstruct
     return reconstruct
 

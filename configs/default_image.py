@@ -9,6 +9,7 @@ import ml_collections
 def get_default_configs() -> ml_collections.ConfigDict:
     config = ml_collections.ConfigDict()
     config.seed = 42
+    config.import_path = ""  # --mode import: a peer checkpoint file (score_sde / score_sde_pytorch / guided-diffusion)
     config.prior_dir = ""    # a shipped prior (run/prior.py) read by sample / eval / recon when the workdir has no checkpoint
 
     config.training = training = ml_collections.ConfigDict()
