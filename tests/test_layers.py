@@ -137,3 +137,8 @@ def test_math_packages_import_no_io_or_framework():
     bad = sorted((m, lib) for m, libs in third_party.items() if m.split(".")[0] in PURE
                  for lib in libs & NOT_IN_PURE)
     assert bad == []
+
+
+def test_models_take_plain_mappings_not_ml_collections():
+    _, third_party = graph()
+    assert sorted(m for m, libs in third_party.items() if m.startswith("models") and "ml_collections" in libs) == []
