@@ -49,13 +49,21 @@ def main(argv):
         import logging as pylogging
         pylogging.getLogger().setLevel(pylogging.WARNING)
     from run.builders import ConfigError
+    from run.checkpoint import CheckpointWriteError
     # Each mode starts with run.context.start_run: join a multi-process run, validate the
     # config, all before anything is computed or written.
+    # Exit codes: 0 done (or stopped by SIGTERM / SIGINT with a checkpoint saved); 2 the command
+    # must change (bad config, workdir held by another training run); 3 a checkpoint could not
+    # be written (disk full, read-only); a second signal kills the process by that signal
+    # (-15 / -2 as a subprocess return code).
     try:
         _mode(FLAGS.mode)(FLAGS.config, FLAGS.workdir)
     except ConfigError as e:
         print(f"error: {e}", file=sys.stderr)
         sys.exit(2)
+    except CheckpointWriteError as e:
+        print(f"error: {e}", file=sys.stderr)
+        sys.exit(3)
 
 
 if __name__ == "__main__":

@@ -7,6 +7,8 @@ checkpoint's structure is derived abstractly (``jax.eval_shape``) to name what t
 """
 from __future__ import annotations
 
+import sys
+
 import jax
 
 import datasets
@@ -50,17 +52,21 @@ class RunContext:
 
 
 def load_ema(config, workdir: str) -> tuple[RunContext, object, int]:
-    """``(context, EMA parameters, step)`` of the latest checkpoint in ``workdir``.
+    """``(context, EMA parameters, step)`` of the newest checkpoint in ``workdir`` that restores
+    (a damaged newer one is reported and skipped: ``Checkpointer.restore_latest``).
 
     The optimizer is built only to name the checkpoint's structure (no state is computed, no
-    dataset is loaded). Raises FileNotFoundError when the workdir has no checkpoint.
+    dataset is loaded). Nothing is locked: a training run may be writing meanwhile, and finished
+    checkpoints are immutable. Raises FileNotFoundError when the workdir has no checkpoint.
     """
     ctx = RunContext(config)
-    ckpt = Checkpointer(workdir, int(config.training.get("keep_checkpoints", 3)))
+    ckpt = Checkpointer(workdir, int(config.training.get("keep_checkpoints", 3)), read_only=True)
     try:
-        if ckpt.latest_step() is None:
-            raise FileNotFoundError(f"no checkpoint in {ckpt.directory}: run --mode train with this workdir first")
-        state = ckpt.restore(ctx.abstract_state(builders.build_optimizer(config)))
+        state, step = ckpt.restore_latest(ctx.abstract_state(builders.build_optimizer(config)))
     finally:
         ckpt.close()
-    return ctx, state.ema_params, int(jax.device_get(state.step))
+    if state is None:
+        raise FileNotFoundError(f"no checkpoint in {ckpt.directory}: run --mode train with this workdir first")
+    if jax.process_index() == 0:
+        print(f"using checkpoint {step} in {ckpt.directory}", file=sys.stderr)
+    return ctx, state.ema_params, int(step)
