@@ -23,14 +23,16 @@ FLAGS = flags.FLAGS
 config_flags.DEFINE_config_file("config", None, "Path to an ml_collections config file.", lock_config=True)
 flags.DEFINE_string("workdir", None, "Run directory: checkpoints/, samples/, metrics.jsonl live here.")
 flags.DEFINE_enum("mode", "train", ["train", "eval", "sample", "recon"], "What to run.")
+flags.DEFINE_bool("overwrite", False, "sample / eval / recon: replace outputs that exist (they are refused otherwise).")
 flags.mark_flags_as_required(["config", "workdir"])
 
 
 def _mode(name: str):
-    """The mode's entry point, ``fn(config, workdir)``; imported on demand (each pulls in JAX)."""
+    """The mode's entry point, ``fn(config, workdir, overwrite)``; imported on demand (each pulls
+    in JAX). Training writes no result files, so ``--overwrite`` means nothing to it."""
     if name == "train":
         from run.train import train
-        return train
+        return lambda config, workdir, overwrite: train(config, workdir)
     if name == "sample":
         from run.sample import sample
         return sample
@@ -53,11 +55,11 @@ def main(argv):
     # Each mode starts with run.context.start_run: join a multi-process run, validate the
     # config, all before anything is computed or written.
     # Exit codes: 0 done (or stopped by SIGTERM / SIGINT with a checkpoint saved); 2 the command
-    # must change (bad config, workdir held by another training run); 3 a checkpoint could not
-    # be written (disk full, read-only); a second signal kills the process by that signal
-    # (-15 / -2 as a subprocess return code).
+    # must change (bad config, workdir held by another training run, output exists without
+    # --overwrite); 3 a checkpoint could not be written (disk full, read-only); a second signal
+    # kills the process by that signal (-15 / -2 as a subprocess return code).
     try:
-        _mode(FLAGS.mode)(FLAGS.config, FLAGS.workdir)
+        _mode(FLAGS.mode)(FLAGS.config, FLAGS.workdir, FLAGS.overwrite)
     except ConfigError as e:
         print(f"error: {e}", file=sys.stderr)
         sys.exit(2)

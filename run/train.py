@@ -16,7 +16,7 @@ import numpy as np
 
 import datasets
 import losses
-from run import builders, mesh as mesh_lib, plots
+from run import builders, files, mesh as mesh_lib, plots
 from run.checkpoint import Checkpointer, say
 from run.context import start_run
 from run.lock import hold_train_lock
@@ -41,13 +41,14 @@ def snapshot_samples(tr: Trainer, sampler, n: int, state, step: int) -> None:
     x, _ = draw(tr, state.ema_params, n, n, jax.random.fold_in(jax.random.PRNGKey(0), step), sampler)
     if jax.process_index() != 0:
         return
-    out = os.path.join(tr.workdir, "samples")
-    os.makedirs(out, exist_ok=True)
+    # A resumed run may redo a snapshot a killed one was writing: same step, same picture.
+    path = os.path.join(tr.workdir, "samples", f"train_snapshot_{step}.png")
     if len(tr.shape) == 3:
-        plots.image_grid(np.asarray(datasets.inverse_scaler(tr.config.data)(x)), os.path.join(out, f"train_snapshot_{step}.png"))
+        grid = np.asarray(datasets.inverse_scaler(tr.config.data)(x))
+        files.atomic_write(path, lambda p: plots.image_grid(grid, p), overwrite=True)
     elif tr.shape == (2,):
-        plots.scatter_2d(x, np.asarray(tr.dataset.batch(jax.random.PRNGKey(1), n)),
-                         os.path.join(out, f"train_snapshot_{step}.png"))
+        data = np.asarray(tr.dataset.batch(jax.random.PRNGKey(1), n))
+        files.atomic_write(path, lambda p: plots.scatter_2d(x, data, p), overwrite=True)
 
 
 def _log(writer, bar, pending: list, step: int, since: tuple, ckpt: Checkpointer) -> tuple:
