@@ -92,7 +92,7 @@ def get_config() -> ml_collections.ConfigDict:
                                                 center_fraction=0.08, seed=0))
     recon.multicoil = False
     recon.num_coils = 8
-    recon.fastmri_path = ""             # a fastMRI .h5 file with fully sampled k-space, or "" to simulate
+    recon.fastmri_path = ""             # fastMRI .h5, fully sampled (or a folder: its first good one); "": simulate
     recon.cs_method = "tv"              # tv | wavelet
     recon.cs_iters = 200
     recon.cs_lam = 0.0                  # 0: the solver's scale-free default

@@ -10,6 +10,7 @@ import numpy as np
 
 import datasets
 import mri
+from datasets.base import load_all
 from run.recon.settings import ReconConfigError, ReconSettings, as_settings
 
 
@@ -53,15 +54,34 @@ def _resize_kspace(kspace: np.ndarray, size: int) -> np.ndarray:
     return np.asarray(mri.center_crop(k, (size, size)))
 
 
-def _fastmri_kspace(path: str, num_slices: int, size: int) -> tuple[np.ndarray, list]:
-    volume = mri.FastMRIVolume(path)
+def _open_volume(path: str) -> mri.FastMRIVolume:
+    volume = mri.FastMRIVolume(path).verify()
     if volume.has_mask:
         raise ReconConfigError(f"{path}: a challenge test file (already undersampled, with a mask); "
                                "recon needs fully sampled k-space to undersample retrospectively")
+    return volume
+
+
+def open_fastmri(path: str) -> mri.FastMRIVolume:
+    """The volume of ``recon.fastmri_path``: a ``.h5`` file, or a directory whose first usable
+    ``.h5`` (sorted by name) is used. Every file there is checked, and the unreadable ones are
+    skipped and named in one log line (``datasets.base.load_all``); none usable is an error."""
+    if not os.path.isdir(path):
+        return _open_volume(path)
+    files = sorted(os.path.join(path, f) for f in os.listdir(path) if f.endswith(".h5"))
+    if not files:
+        raise ReconConfigError(f"recon.fastmri_path={path!r} is a directory without .h5 files")
+    volumes, _ = load_all(files, _open_volume, what="fastMRI volume",
+                          errors=(mri.FastMRIFormatError, ReconConfigError))
+    return volumes[0]
+
+
+def _fastmri_kspace(path: str, num_slices: int, size: int) -> tuple[np.ndarray, list, str]:
+    volume = open_fastmri(path)
     n = volume.num_slices
     centre = np.arange(n)[max(0, (n - num_slices) // 2):][:num_slices]
     kspace = np.stack([_resize_kspace(volume.slice(int(i))["kspace"], size) for i in centre])
-    return kspace, [f"{os.path.basename(path)}[{int(i)}]" for i in centre]
+    return kspace, [f"{os.path.basename(volume.path)}[{int(i)}]" for i in centre], volume.path
 
 
 def build_problem(settings) -> Problem:
@@ -74,7 +94,7 @@ def build_problem(settings) -> Problem:
     mask = mri.make_mask(s.mask_kind, (size, size), s.acceleration, s.center_fraction, s.mask_seed)
     rng = np.random.default_rng(s.seed)
     if s.fastmri_path:
-        full, ids = _fastmri_kspace(s.fastmri_path, s.num_slices, size)
+        full, ids, source = _fastmri_kspace(s.fastmri_path, s.num_slices, size)
         multicoil = full.ndim == 4
         coil_images = np.asarray(mri.ifft2c(full))
         image = np.asarray(mri.rss(coil_images, axis=1)) if multicoil else coil_images
@@ -89,7 +109,7 @@ def build_problem(settings) -> Problem:
         else:
             operator = mri.SinglecoilOperator(mask)
         clean = full * mask
-        complex_data, source = True, s.fastmri_path
+        complex_data = True
     else:
         images, ids = _simulated_images(s)
         gt = images
