@@ -35,6 +35,7 @@ import numpy as np
 import orbax.checkpoint as ocp
 
 from run import mesh as mesh_lib
+from run.lock import describe, held_by_other
 
 # A checkpoint's metadata (_METADATA, _sharding, array metadata, manifests, one file-system
 # block per file) adds roughly this much to the arrays' bytes for small states.
@@ -226,7 +227,7 @@ class Checkpointer:
                 state, reason = self.restore(abstract_state, step), None
             except Exception as e:   # tensorstore and Orbax raise many types for one bad file
                 state, reason = None, _one_line(e)
-                del e
+            if reason is not None:   # outside the except: its traceback would keep the debris alive
                 _quiet_abandoned_reads()
             if not mesh_lib.all_processes(reason is None):
                 failures.append((step, reason or "failed on another process"))
@@ -246,7 +247,6 @@ class Checkpointer:
 
     def _set_aside(self, step: int, why: str, used: int) -> None:
         src = os.path.join(self.directory, str(step))
-        from run.lock import describe, held_by_other
         holder = held_by_other(self.workdir) if self.read_only and jax.process_index() == 0 else None
         if not mesh_lib.broadcast_from_0(int(holder is None)):
             # A live trainer lists this step and would trip over its disappearance.
