@@ -28,14 +28,18 @@ config_flags.DEFINE_config_file("config", None, "Path to an ml_collections confi
 flags.DEFINE_string("workdir", None, "Run directory: checkpoints/, samples/, metrics.jsonl live here.")
 flags.DEFINE_enum("mode", "train", ["train", "eval", "sample", "recon", "export", "figures", "import"],
                   "What to run.")
+flags.DEFINE_bool("overwrite", False, "sample / eval / recon / figures: replace outputs that exist (they are "
+                  "refused otherwise).")
 flags.mark_flags_as_required(["config", "workdir"])
 
 
 def _mode(name: str):
-    """The mode's entry point, ``fn(config, workdir)``; imported on demand (each pulls in JAX)."""
+    """The mode's entry point, ``fn(config, workdir, overwrite)``; imported on demand (each pulls
+    in JAX). train, export and import write no result files that could be replaced (export and
+    import refuse an existing prior / checkpoint outright), so ``--overwrite`` means nothing to them."""
     if name == "train":
         from run.train import train
-        return train
+        return lambda config, workdir, overwrite: train(config, workdir)
     if name == "sample":
         from run.sample import sample
         return sample
@@ -44,13 +48,13 @@ def _mode(name: str):
         return evaluate
     if name == "export":
         from run.export import export
-        return export
+        return lambda config, workdir, overwrite: export(config, workdir)
     if name == "figures":
         from run.figures import figures
         return figures
     if name == "import":
         from run.importer import import_checkpoint
-        return import_checkpoint
+        return lambda config, workdir, overwrite: import_checkpoint(config, workdir)
     from run.recon import reconstruct
     return reconstruct
 
@@ -63,13 +67,21 @@ def main(argv):
         import logging as pylogging
         pylogging.getLogger().setLevel(pylogging.WARNING)
     from run.builders import ConfigError
+    from run.checkpoint import CheckpointWriteError
     # Each mode starts with run.context.start_run: join a multi-process run, validate the
     # config, all before anything is computed or written.
+    # Exit codes: 0 done (or stopped by SIGTERM / SIGINT with a checkpoint saved); 2 the command
+    # must change (bad config, workdir held by another training run, output exists without
+    # --overwrite); 3 a checkpoint could not be written (disk full, read-only); a second signal
+    # kills the process by that signal (-15 / -2 as a subprocess return code).
     try:
-        _mode(FLAGS.mode)(FLAGS.config, FLAGS.workdir)
+        _mode(FLAGS.mode)(FLAGS.config, FLAGS.workdir, FLAGS.overwrite)
     except ConfigError as e:
         print(f"error: {e}", file=sys.stderr)
         sys.exit(2)
+    except CheckpointWriteError as e:
+        print(f"error: {e}", file=sys.stderr)
+        sys.exit(3)
 
 
 if __name__ == "__main__":

@@ -19,8 +19,9 @@ generator only when one is passed in (jax is then already imported by the caller
 """
 from __future__ import annotations
 
+import logging
 import sys
-from typing import Any, Callable, Optional
+from typing import Any, Callable, Optional, Sequence
 
 import numpy as np
 
@@ -97,6 +98,43 @@ def select_rows(batch_size: int, rows: Any) -> np.ndarray:
     if ids.size and (ids.min() < 0 or ids.max() >= batch_size):
         raise ValueError(f"rows {ids.min()}..{ids.max()} fall outside a batch of {batch_size}")
     return ids
+
+
+# How many bad files a skip message names before "..." (a folder of 10 000 broken files must
+# not flood the log).
+SHOW_SKIPPED = 5
+
+
+def load_all(paths: Sequence[Any], load_one: Callable[[Any], Any], what: str = "file",
+             errors: tuple = (OSError, ValueError)) -> tuple[list, list]:
+    """``load_one(path)`` for every path, skipping those that raise one of ``errors``.
+
+    Returns ``(items, skipped)``: the loaded items in the order of ``paths`` and ``[(path,
+    reason)]`` for the files that failed. When some are skipped, one warning says how many of
+    how many, names the first :data:`SHOW_SKIPPED` with their reasons; when *none* loads, a
+    ValueError says the same instead (a dataset of nothing is never returned, and a broken
+    file never reaches a batch). Use it for every loader that reads a set of files (image
+    folders, directories of fastMRI volumes): ``load_one`` should raise a clear error for a bad
+    file (a truncated PNG, an ``.h5`` without ``kspace``) and check what a batch will need, so a
+    file either loads whole here or is skipped here.
+
+        images, skipped = load_all(files, read_png, what="image")
+    """
+    items, skipped = [], []
+    for p in paths:
+        try:
+            items.append(load_one(p))
+        except errors as e:
+            skipped.append((p, f"{type(e).__name__}: {e}"))
+    if not skipped:
+        return items, skipped
+    listed = "; ".join(f"{p} ({why})" for p, why in skipped[:SHOW_SKIPPED])
+    more = f"; and {len(skipped) - SHOW_SKIPPED} more" if len(skipped) > SHOW_SKIPPED else ""
+    if not items:
+        raise ValueError(f"none of the {len(skipped)} {what}s could be read: {listed}{more}")
+    logging.warning("skipped %d of %d %ss that could not be read: %s%s", len(skipped), len(paths), what,
+                    listed, more)
+    return items, skipped
 
 
 # Salts of row_generators: independent streams for each use of a row's key.

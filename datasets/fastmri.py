@@ -35,17 +35,15 @@ from __future__ import annotations
 import concurrent.futures
 import glob
 import hashlib
-import logging
 import os
 from typing import Any
 
 import numpy as np
 
 import mri
-from datasets.base import Dataset, numpy_rng, preprocess, select_rows
+from datasets.base import Dataset, load_all, numpy_rng, preprocess, select_rows
 
 TARGETS = ("magnitude", "reconstruction", "complex")
-_LOG = logging.getLogger(__name__)
 
 
 def split_files(paths: list[str], split: str, val_fraction: float) -> list[str]:
@@ -63,30 +61,36 @@ def central_slices(num_slices: int, fraction: float) -> np.ndarray:
     return np.arange(start, start + keep)
 
 
+def _open_volume(path: str) -> mri.FastMRIVolume:
+    volume = mri.FastMRIVolume(path).verify()   # reads the end slices: a damaged file fails here
+    if volume.has_mask:
+        raise ChallengeFileError(
+            f"{path}: a challenge file (k-space already undersampled, with a mask) has no fully "
+            "sampled reference to train on; remove it from data.root")
+    return volume
+
+
+class ChallengeFileError(ValueError):
+    """A fastMRI challenge file in a training directory (never skipped: it is a wrong input)."""
+
+
 def _open_volumes(root: str, split: str, val_fraction: float) -> list[mri.FastMRIVolume]:
     if not os.path.isdir(root):
         raise ValueError(f"data.root={root!r} is not a directory (the fastMRI dataset reads its .h5 files)")
     paths = sorted(glob.glob(os.path.join(root, "*.h5")))
     if not paths:
         raise ValueError(f"data.root={root!r} holds no .h5 files (fastMRI volumes)")
-    volumes, skipped = [], []
-    for path in split_files(paths, split, val_fraction):
-        try:
-            volume = mri.FastMRIVolume(path)
-        except mri.FastMRIFormatError as e:
-            skipped.append(str(e))
-            continue
-        if volume.has_mask:
-            raise mri.FastMRIFormatError(
-                f"{path}: a challenge file (k-space already undersampled, with a mask) has no fully "
-                "sampled reference to train on; remove it from data.root")
-        volumes.append(volume)
-    if skipped:
-        _LOG.warning("fastmri: skipped %d of %d %s files that cannot be read; first: %s",
-                     len(skipped), len(skipped) + len(volumes), split, "; ".join(skipped[:3]))
-    if not volumes:
-        raise ValueError(f"data.root={root!r}: no readable fastMRI volume in the {split!r} split "
-                         f"({len(paths)} .h5 files, {len(skipped)} unreadable)")
+    chosen = split_files(paths, split, val_fraction)
+    if not chosen:
+        raise ValueError(f"data.root={root!r}: the {split!r} split has no volume ({len(paths)} files, "
+                         f"data.val_fraction={val_fraction})")
+    try:
+        volumes, _ = load_all(chosen, _open_volume, what=f"fastMRI volume ({split} split)",
+                              errors=(mri.FastMRIFormatError,))
+    except ValueError as e:
+        if isinstance(e, ChallengeFileError):
+            raise
+        raise ValueError(f"data.root={root!r}: no readable fastMRI volume in the {split!r} split; {e}") from None
     return volumes
 
 

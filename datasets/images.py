@@ -13,6 +13,8 @@ from pathlib import Path
 
 import numpy as np
 
+from datasets.base import load_all
+
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg")
 DIGITS_TEST_FRACTION = 0.2
 FOLDER_TEST_EVERY = 5   # without train/ and test/ subfolders, every 5th file (sorted) is test
@@ -97,9 +99,11 @@ def load_image_folder(root: str | os.PathLike, split: str, image_size: int = 32,
     Split: if ``root/train`` and ``root/test`` exist, they are the splits; otherwise all files
     under ``root`` are sorted by path and every 5th one (index % 5 == 4) is test, the rest train.
     ``num_channels`` 1 converts to grey (PIL "L"), 3 to RGB (grey is replicated, alpha dropped).
-    Returns (uint8 ``[N, S, S, C]``, file paths ``[N]`` as str).
+    Files that cannot be decoded (truncated, not an image) are skipped after the split (so the
+    others keep their split) and named in one warning; if none can be, ValueError.
+    Returns (uint8 ``[N, S, S, C]``, file paths ``[N]`` as str, of the files loaded).
     """
-    from PIL import Image, UnidentifiedImageError
+    from PIL import Image
 
     _check_split(split)
     if num_channels not in (1, 3):
@@ -118,15 +122,19 @@ def load_image_folder(root: str | os.PathLike, split: str, image_size: int = 32,
             raise FileNotFoundError(f"image folder {str(root)!r} has too few images for a "
                                     f"{split} split (every {FOLDER_TEST_EVERY}th file is test)")
     mode = "L" if num_channels == 1 else "RGB"
-    out = np.empty((len(files), image_size, image_size, num_channels), np.uint8)
-    for i, path in enumerate(files):
-        try:
-            with Image.open(path) as img:
-                img = _resize_pil(img.convert(mode), int(image_size))
-                out[i] = np.asarray(img, np.uint8).reshape(image_size, image_size, num_channels)
-        except (OSError, UnidentifiedImageError, ValueError) as e:
-            raise ValueError(f"cannot read image {str(path)!r}: {e}") from e
-    return out, np.array([str(f) for f in files])
+
+    def read(path):
+        # PIL raises OSError (UnidentifiedImageError is one) for a non-image or a truncated file;
+        # load() decodes all of it now, so a truncated file fails here rather than in a batch.
+        with Image.open(path) as img:
+            img.load()
+            img = _resize_pil(img.convert(mode), int(image_size))
+            return np.asarray(img, np.uint8).reshape(image_size, image_size, num_channels)
+
+    # Unreadable files are skipped (counted and named in the log); none readable is an error.
+    images, skipped = load_all(files, read, what="image")
+    bad = {p for p, _ in skipped}
+    return np.stack(images), np.array([str(f) for f in files if f not in bad])
 
 
 # --------------------------------------------------------------------------- tfds

@@ -115,12 +115,24 @@ class FastMRIVolume:
         if not -n <= index < n:
             raise IndexError(f"{self.path}: slice {i} out of range for a volume of {n} slices")
         index %= n
-        with h5py.File(self.path, "r") as f:
-            kspace = np.asarray(f["kspace"][index]).astype(np.complex64, copy=False)
-            target = (np.asarray(f[self.target_key][index]).astype(np.float32, copy=False)
-                      if self.target_key else None)
-            mask = np.asarray(f["mask"][()]).astype(np.float32) if self.has_mask else None
+        try:
+            with h5py.File(self.path, "r") as f:
+                kspace = np.asarray(f["kspace"][index]).astype(np.complex64, copy=False)
+                target = (np.asarray(f[self.target_key][index]).astype(np.float32, copy=False)
+                          if self.target_key else None)
+                mask = np.asarray(f["mask"][()]).astype(np.float32) if self.has_mask else None
+        except (OSError, KeyError, ValueError, IndexError) as err:   # changed on disk, or a corrupt chunk
+            raise FastMRIFormatError(f"{self.path}: slice {index} cannot be read ({err})") from err
         return {"kspace": kspace, "target": target, "mask": mask}
+
+    def verify(self) -> "FastMRIVolume":
+        """Read the first and the last slice (a damaged file usually fails at one end), so that a
+        loader can skip a bad file up front instead of failing in the middle of a run; raises
+        FastMRIFormatError naming the file. Returns ``self``."""
+        self.slice(0)
+        if self.num_slices > 1:
+            self.slice(-1)
+        return self
 
     def __iter__(self) -> Iterator[dict[str, np.ndarray | None]]:
         for i in range(self.num_slices):

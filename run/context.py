@@ -8,6 +8,7 @@ checkpoint's structure is derived abstractly (``jax.eval_shape``) to name what t
 from __future__ import annotations
 
 import logging
+import sys
 
 import jax
 
@@ -56,25 +57,30 @@ class RunContext:
 
 
 def load_ema(config, workdir: str) -> tuple[RunContext, object, int]:
-    """``(context, EMA parameters, step)`` of the latest checkpoint in ``workdir``; when the
+    """``(context, EMA parameters, step)`` of the newest checkpoint in ``workdir`` that restores
+    (a damaged newer one is reported and skipped: ``Checkpointer.restore_latest``); when the
     workdir has none and ``config.prior_dir`` names a shipped prior (:mod:`run.prior`), that one.
 
     The optimizer is built only to name the checkpoint's structure (no state is computed, no
-    dataset is loaded). Raises FileNotFoundError when there is neither.
+    dataset is loaded). Nothing is locked: a training run may be writing meanwhile, and finished
+    checkpoints are immutable. Raises FileNotFoundError when there is neither.
     """
     ctx = RunContext(config)
     prior_dir = str(config.get("prior_dir", "") or "")
-    ckpt = Checkpointer(workdir, int(config.training.get("keep_checkpoints", 3)))
+    ckpt = Checkpointer(workdir, int(config.training.get("keep_checkpoints", 3)), read_only=True)
     try:
-        if ckpt.latest_step() is None:
-            if prior.has_prior(prior_dir):
-                logging.info("no checkpoint in %s: reading the prior in %s", ckpt.directory, prior_dir)
-                params, step = prior.read_prior(prior_dir, ctx.abstract_params(), ctx.replicated)
-                return ctx, params, step
-            hint = f" (and config.prior_dir={prior_dir!r} holds no prior)" if prior_dir else ""
-            raise FileNotFoundError(f"no checkpoint in {ckpt.directory}{hint}: run --mode train with this "
-                                    "workdir first")
-        state = ckpt.restore(ctx.abstract_state(builders.build_optimizer(config)))
+        state, step = ckpt.restore_latest(ctx.abstract_state(builders.build_optimizer(config)))
     finally:
         ckpt.close()
-    return ctx, state.ema_params, int(jax.device_get(state.step))
+    if state is None:
+        if prior.has_prior(prior_dir):
+            logging.info("no checkpoint in %s: reading the prior in %s", ckpt.directory, prior_dir)
+            params, step = prior.read_prior(prior_dir, ctx.abstract_params(), ctx.replicated)
+            if jax.process_index() == 0:
+                print(f"using the prior in {prior.resolve_dir(prior_dir)} (step {step})", file=sys.stderr)
+            return ctx, params, step
+        hint = f" (and config.prior_dir={prior_dir!r} holds no prior)" if prior_dir else ""
+        raise FileNotFoundError(f"no checkpoint in {ckpt.directory}{hint}: run --mode train with this workdir first")
+    if jax.process_index() == 0:
+        print(f"using checkpoint {step} in {ckpt.directory}", file=sys.stderr)
+    return ctx, state.ema_params, int(step)

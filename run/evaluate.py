@@ -9,7 +9,7 @@ import numpy as np
 
 import datasets
 import samplers
-from run import builders, eval_metrics, mesh as mesh_lib, plots, quality
+from run import builders, eval_metrics, files, mesh as mesh_lib, plots, quality
 from run.context import RunContext, load_ema, start_run
 from run.logging_utils import MetricsWriter
 from run.sample import device_batch, draw
@@ -49,10 +49,16 @@ def bits_per_dim(ctx: RunContext, test, params, config) -> dict:
     return {"bits_per_dim": float(np.mean(np.concatenate(bpds))), "bpd_nfe": nfe}
 
 
-def evaluate(config, workdir: str) -> dict:
+def evaluate(config, workdir: str, overwrite: bool = False) -> dict:
+    """``eval_<step>.json`` (and ``eval_samples_<step>.png`` for images) in the workdir. A json
+    that exists is refused before anything is computed, unless ``overwrite``; it is written
+    last, so a PNG without it is a killed run's leftover and is replaced."""
     start_run(config)
     workdir = builders.prepare_workdir(workdir)
     ctx, params, step = load_ema(config, workdir)
+    path, png = os.path.join(workdir, f"eval_{step}.json"), os.path.join(workdir, f"eval_samples_{step}.png")
+    if jax.process_index() == 0:
+        files.check_new(path, overwrite)
     test = heldout_dataset(config)
     loss_fn = builders.build_loss(config, ctx.sde, ctx.builder, train=False)
     # The held-out batch is sharded over the mesh like a training batch.
@@ -78,14 +84,12 @@ def evaluate(config, workdir: str) -> dict:
         n = min(64, int(config.eval.num_samples))
         x, nfe = draw(ctx, params, n, device_batch(ctx, n, n), jax.random.PRNGKey(778))
         if jax.process_index() == 0:
-            images01 = np.asarray(datasets.inverse_scaler(config.data)(x))
-            plots.image_grid(images01, os.path.join(workdir, f"eval_samples_{step}.png"))
-            result.update(eval_metrics.quality_metrics(config, images01, workdir))
+            grid = np.asarray(datasets.inverse_scaler(config.data)(x))
+            files.atomic_write(png, lambda p: plots.image_grid(grid, p), overwrite=True)
+            result.update(eval_metrics.quality_metrics(config, grid, workdir))
         result["sample_nfe"] = nfe
     if jax.process_index() == 0:
-        path = os.path.join(workdir, f"eval_{step}.json")
-        with open(path, "w") as f:
-            json.dump(result, f, indent=2)
+        files.atomic_json(path, result, overwrite)
         writer = MetricsWriter(workdir)
         writer.write(step, "eval", **{k: v for k, v in result.items() if k != "step"})
         writer.close()

@@ -133,3 +133,25 @@ def global_batch(local: np.ndarray, mesh: Mesh, extra_leading: int = 0) -> jax.A
     shape = list(local.shape)
     shape[extra_leading] = shape[extra_leading] // mine * mesh.devices.size
     return jax.make_array_from_process_local_data(sharding, local, tuple(shape))
+
+
+def broadcast_from_0(value: int) -> int:
+    """Process 0's ``value`` on every process (a host-level decision all processes must share)."""
+    if jax.process_count() == 1:
+        return int(value)
+    from jax.experimental import multihost_utils
+    return int(multihost_utils.broadcast_one_to_all(np.int32(value)))
+
+
+def all_processes(flag: bool) -> bool:
+    """True on every process iff ``flag`` is true on every process (blocking, host level)."""
+    if jax.process_count() == 1:
+        return bool(flag)
+    from jax.experimental import multihost_utils
+    return bool(np.min(multihost_utils.process_allgather(np.int32(bool(flag)))))
+
+
+def barrier(name: str) -> None:
+    if jax.process_count() > 1:
+        from jax.experimental import multihost_utils
+        multihost_utils.sync_global_devices(name)

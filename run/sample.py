@@ -1,6 +1,7 @@
 """``--mode sample``: samples from the latest checkpoint's EMA parameters, sharded over the mesh."""
 from __future__ import annotations
 
+import json
 import logging
 import os
 
@@ -10,7 +11,7 @@ from jax.experimental import multihost_utils
 
 import datasets
 import samplers
-from run import builders, mesh as mesh_lib, plots
+from run import builders, files, mesh as mesh_lib, plots
 from run.context import RunContext, load_ema, start_run
 
 
@@ -47,27 +48,35 @@ def device_batch(ctx: RunContext, n: int, cap: int) -> int:
     return max(min(n, cap) // d, 1) * d
 
 
-def sample(config, workdir: str) -> str:
-    """Write ``samples/samples_<step>.npz`` and a PNG; returns the npz path."""
+def sample(config, workdir: str, overwrite: bool = False) -> str:
+    """Write ``samples/samples_<step>.npz`` and a PNG; returns the npz path. An npz that exists
+    is refused (``run.files.OutputExists``) before anything is computed, unless ``overwrite``."""
     start_run(config)
     workdir = builders.prepare_workdir(workdir)
     ctx, params, step = load_ema(config, workdir)
+    out_dir = os.path.join(workdir, "samples")
+    path, png = os.path.join(out_dir, f"samples_{step}.npz"), os.path.join(out_dir, f"samples_{step}.png")
+    if jax.process_index() == 0:
+        files.check_new(path, overwrite)
     n = int(config.sampling.num_samples)
     rng = jax.random.fold_in(jax.random.PRNGKey(int(config.seed)), 10_000_019)
     x, nfe = draw(ctx, params, n, device_batch(ctx, n, int(config.eval.batch_size)), rng)
-    out_dir = os.path.join(workdir, "samples")
     if jax.process_index() != 0:
         return ""
-    os.makedirs(out_dir, exist_ok=True)
-    path = os.path.join(out_dir, f"samples_{step}.npz")
-    np.savez(path, samples=x, nfe=nfe, step=step)
-    png = os.path.join(out_dir, f"samples_{step}.png")
+    # What made the file travels with it (the name says only the step).
+    settings = json.dumps(dict(method=config.sampling.method, options={k: str(v) for k, v in
+                                                                       builders.sampler_options(config).items()},
+                               num_samples=n, seed=int(config.seed)))
+    # The npz is the result and is written last: a PNG without its npz is what a killed run
+    # left, and is replaced (the npz was checked absent above, or --overwrite was given).
     if ctx.shape == (2,):
         data = np.asarray(datasets.get_dataset(config.data, "train").batch(jax.random.PRNGKey(1), n))
-        plots.scatter_2d(x, data, png, title=f"samples, step {step}, {nfe} NFE")
+        files.atomic_write(png, lambda p: plots.scatter_2d(x, data, p, title=f"samples, step {step}, {nfe} NFE"),
+                           overwrite=True)
     else:
         inv = datasets.inverse_scaler(config.data)
-        plots.image_grid(np.asarray(inv(x[:64])), png)
+        files.atomic_write(png, lambda p: plots.image_grid(np.asarray(inv(x[:64])), p), overwrite=True)
+    files.atomic_savez(path, overwrite, samples=x, nfe=nfe, step=step, settings=settings)
     logging.info("wrote %s and %s (%d samples, %d score evaluations each)", path, png, n, nfe)
     print(f"wrote {path}\nwrote {png}")
     return path

@@ -46,9 +46,10 @@ class Trainer(RunContext):
                        out_shardings=self.replicated)(self.init_params())
 
     def restore_or_init(self, checkpointer: Checkpointer) -> losses.TrainState:
-        if checkpointer.latest_step() is None:
-            return self.init_state()
-        return checkpointer.restore(self.abstract_state(self.optimizer))
+        """The newest checkpoint that restores (damaged newer ones are set aside, see
+        ``Checkpointer.restore_latest``), else a fresh state."""
+        state, _ = checkpointer.restore_latest(self.abstract_state(self.optimizer))
+        return self.init_state() if state is None else state
 
     # --- the compiled step --------------------------------------------------------------------
     def step_keys(self, step):

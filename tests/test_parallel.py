@@ -345,7 +345,18 @@ def worker_single(out_path: str, workdir: str, ckpt_workdir: str) -> None:
     np.savez(out_path, **out)
 
 
-WORKERS = {f.__name__: f for f in (worker_devices, worker_multiprocess, worker_single)}
+def worker_preempt(out_path: str, workdir: str) -> None:
+    """One of two processes training "forever" into a shared workdir until a signal stops it."""
+    from run import mesh as mesh_lib
+    assert mesh_lib.maybe_initialize_distributed(tiny_config())
+    from run.train import train
+    cfg = tiny_config()
+    cfg.training.n_iters, cfg.training.snapshot_freq, cfg.training.log_freq = 10**8, 10**8, 50
+    state = train(cfg, workdir, progress=False)
+    np.savez(out_path, step=int(state.step))
+
+
+WORKERS = {f.__name__: f for f in (worker_devices, worker_multiprocess, worker_single, worker_preempt)}
 
 
 # --------------------------------------------------------------------------------------------
@@ -418,6 +429,33 @@ def test_two_processes_match_one_and_share_checkpoints(tmp_path):
     with open(os.path.join(shared, "metrics.jsonl")) as f:
         steps = [json.loads(line)["step"] for line in f]
     assert steps == list(range(CHUNK, STEPS + 1, CHUNK)), steps   # once each: process 0 only
+
+
+def test_sigterm_to_one_process_stops_both_at_one_step_with_one_lock(tmp_path):
+    """SIGTERM reaches process 1 only (as when one host is drained): both processes agree on the
+    step, save it together and exit 0. Only process 0 holds the workdir's lock."""
+    import signal
+    import time
+    shared, port = str(tmp_path / "shared"), free_port()
+    procs = [run_worker("worker_preempt", str(tmp_path / f"p{i}.npz"), shared, devices=2, timeout=240, wait=False,
+                        env=dict(JAX_COORDINATOR_ADDRESS=f"127.0.0.1:{port}", JAX_NUM_PROCESSES="2",
+                                 JAX_PROCESS_ID=str(i)))
+             for i in range(2)]
+    metrics, deadline = os.path.join(shared, "metrics.jsonl"), time.time() + 180
+    while not (os.path.exists(metrics) and sum(1 for _ in open(metrics)) >= 4):
+        if time.time() > deadline or any(p.poll() is not None for p in procs):
+            finish_all(procs)
+            pytest.fail("the two processes did not start training")
+        time.sleep(0.05)
+    with open(os.path.join(shared, "train.lock")) as f:
+        assert json.load(f)["pid"] == procs[0].pid
+    procs[1].send_signal(signal.SIGTERM)
+    outs = finish_all(procs)   # both exit 0
+    steps = [int(np.load(tmp_path / f"p{i}.npz")["step"]) for i in range(2)]
+    saved = sorted(int(n) for n in os.listdir(os.path.join(shared, "checkpoints")) if n.isdigit())
+    assert steps[0] == steps[1] and saved == [steps[0]], (steps, saved)
+    assert f"stopped by a signal to another process at step {steps[0]}" in outs[0]
+    assert f"stopped by SIGTERM at step {steps[0]}" in outs[1] or "SIGTERM received" in outs[1]
 
 
 # --------------------------------------------------------------------------------------------

@@ -92,7 +92,7 @@ def get_config() -> ml_collections.ConfigDict:
                                                 center_fraction=0.08, seed=0))
     recon.multicoil = False
     recon.num_coils = 8
-    recon.fastmri_path = ""             # a fastMRI .h5 file with fully sampled k-space, or "" to simulate
+    recon.fastmri_path = ""             # fastMRI .h5, fully sampled (or a folder: its first good one); "": simulate
     recon.downsample = False            # fastMRI files: False = the file's own resolution (must equal
                                         # data.image_size); True = a data.image_size view of its field of view
     recon.cs_method = "tv"              # tv | wavelet

@@ -28,6 +28,7 @@ import jax
 import mri
 from run import builders
 from run.context import load_ema, start_run
+from run.files import check_new
 from run.recon.gaussian_prior import fit_gaussian_prior
 from run.recon.methods import run_baselines, run_posterior
 from run.recon.output import format_table, write_outputs
@@ -36,14 +37,18 @@ from run.recon.settings import (ReconConfigError, ReconSettings, as_settings, pa
                                 run_name, validate_recon)
 
 
-def reconstruct_with(config, sde, score_fn: Callable, out_dir: str | None = None) -> dict:
-    """Everything after loading the prior: problem, ours, baselines, metrics, files (if out_dir).
-    ``config``: a config or its parsed :class:`ReconSettings`.
+def reconstruct_with(config, sde, score_fn: Callable, out_dir: str | None = None, overwrite: bool = False,
+                     step: int | None = None) -> dict:
+    """Everything after loading the prior: problem, ours, baselines, metrics, files (if out_dir;
+    an existing folder is refused unless ``overwrite``). ``config``: a config or its parsed
+    :class:`ReconSettings`; ``step``: the prior's checkpoint, recorded in metrics.json.
 
     Returns the JSON summary (``{"meta", "methods"}``) when files are written, else
     ``{method: {"mean", "seconds", "nfe"}}``.
     """
     s = as_settings(config)
+    if out_dir is not None:
+        check_new(out_dir, overwrite)   # before any compute
     problem = build_problem(s)
     results = run_baselines(problem, s)
     results[s.method] = run_posterior(problem, sde, score_fn, s)
@@ -56,18 +61,25 @@ def reconstruct_with(config, sde, score_fn: Callable, out_dir: str | None = None
                 mask=f"{s.mask_label} (achieved {mri.mask_acceleration(problem.mask):.2f}x), "
                      f"centre {s.center_fraction:g}",
                 operator=type(problem.operator).__name__)
-    return write_outputs(out_dir, problem, results, s.method, meta, s.figures)
+    if step is not None:
+        meta["checkpoint_step"] = int(step)
+    return write_outputs(out_dir, problem, results, s.method, meta, s.figures, overwrite)
 
 
-def reconstruct(config, workdir: str) -> dict:
+def reconstruct(config, workdir: str, overwrite: bool = False) -> dict:
     """``--mode recon``: reconstruct with the latest EMA checkpoint in ``workdir``; writes
-    ``<workdir>/recon/<name>/`` and returns the metrics summary (also printed as a table)."""
+    ``<workdir>/recon/<name>/`` and returns the metrics summary (also printed as a table).
+    An existing folder is refused before the checkpoint is read, unless ``overwrite``
+    (``recon.name`` picks another folder)."""
     start_run(config)
     settings = parse_recon(config)   # fails before the checkpoint is read
     workdir = builders.prepare_workdir(workdir)
-    ctx, params, _ = load_ema(config, workdir)
     out_dir = os.path.join(workdir, "recon", settings.name)
-    summary = reconstruct_with(settings, ctx.sde, ctx.builder(params), out_dir if jax.process_index() == 0 else None)
+    if jax.process_index() == 0:
+        check_new(out_dir, overwrite)
+    ctx, params, step = load_ema(config, workdir)
+    summary = reconstruct_with(settings, ctx.sde, ctx.builder(params), out_dir if jax.process_index() == 0 else None,
+                               overwrite, step)
     if jax.process_index() == 0:
         print(format_table(summary["methods"], f"{summary['meta']['mask']}, {len(summary['meta']['slices'])} slices"))
         print(f"wrote {out_dir}/ (images.npz, metrics.csv, metrics.json, slice_*.png)")

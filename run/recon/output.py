@@ -10,13 +10,23 @@ import numpy as np
 
 import mri
 from run import plots
+from run.files import atomic_dir
 from run.recon.problem import Problem
 
 
 def write_outputs(out_dir: str, problem: Problem, results: dict, method: str, meta: dict,
-                  figures: bool = True) -> dict:
-    """images.npz, metrics.csv, metrics.json and one PNG per slice; returns the JSON summary."""
-    os.makedirs(out_dir, exist_ok=True)
+                  figures: bool = True, overwrite: bool = False) -> dict:
+    """images.npz, metrics.csv, metrics.json and one PNG per slice; returns the JSON summary.
+
+    The files are written into ``<out_dir>.tmp-<pid>/`` and the folder is renamed to
+    ``out_dir`` when all are complete (``run.files.atomic_dir``), so a kill never leaves a
+    folder that looks finished; an existing ``out_dir`` is refused unless ``overwrite``.
+    """
+    with atomic_dir(out_dir, overwrite) as tmp:
+        return _write(tmp, problem, results, method, meta, figures)
+
+
+def _write(out_dir: str, problem: Problem, results: dict, method: str, meta: dict, figures: bool) -> dict:
     arrays = {"ground_truth": problem.gt, "mask": problem.mask, "std": results[method]["std"]}
     arrays.update({f"recon_{name}": r["image"] for name, r in results.items()})
     np.savez(os.path.join(out_dir, "images.npz"), **arrays)

@@ -10,6 +10,7 @@ import numpy as np
 
 import datasets
 import mri
+from datasets.base import load_all
 from run.recon.settings import ReconConfigError, ReconSettings, as_settings
 
 
@@ -49,26 +50,45 @@ def native_fov(volume: mri.FastMRIVolume) -> int:
     return min(side, min(volume.target_shape[-2:])) if volume.target_shape else side
 
 
-def _fastmri_kspace(s: ReconSettings) -> tuple[np.ndarray, list]:
+def _open_volume(path: str) -> mri.FastMRIVolume:
+    volume = mri.FastMRIVolume(path).verify()
+    if volume.has_mask:
+        raise ReconConfigError(f"{path}: a challenge test file (already undersampled, with a mask); "
+                               "recon needs fully sampled k-space to undersample retrospectively")
+    return volume
+
+
+def open_fastmri(path: str) -> mri.FastMRIVolume:
+    """The volume of ``recon.fastmri_path``: a ``.h5`` file, or a directory whose first usable
+    ``.h5`` (sorted by name) is used. Every file there is checked, and the unreadable ones are
+    skipped and named in one log line (``datasets.base.load_all``); none usable is an error."""
+    if not os.path.isdir(path):
+        return _open_volume(path)
+    files = sorted(os.path.join(path, f) for f in os.listdir(path) if f.endswith(".h5"))
+    if not files:
+        raise ReconConfigError(f"recon.fastmri_path={path!r} is a directory without .h5 files")
+    volumes, _ = load_all(files, _open_volume, what="fastMRI volume",
+                          errors=(mri.FastMRIFormatError, ReconConfigError))
+    return volumes[0]
+
+
+def _fastmri_kspace(s: ReconSettings) -> tuple[np.ndarray, list, str]:
     """The central ``num_slices`` slices of ``fastmri_path`` as square k-space ``[S, (C,) n, n]``:
     the file's own field of view at its own resolution (n = the fov), or, with
     ``recon.downsample``, the central k-space of that field of view at the prior's size."""
-    volume = mri.FastMRIVolume(s.fastmri_path)
-    if volume.has_mask:
-        raise ReconConfigError(f"{s.fastmri_path}: a challenge test file (already undersampled, with a mask); "
-                               "recon needs fully sampled k-space to undersample retrospectively")
+    volume = open_fastmri(s.fastmri_path)
     fov = native_fov(volume)
     if s.image_size > fov:
-        raise ReconConfigError(f"{s.fastmri_path}: its images are {fov} px, smaller than the prior's "
+        raise ReconConfigError(f"{volume.path}: its images are {fov} px, smaller than the prior's "
                                f"data.image_size={s.image_size}")
     if s.image_size != fov and not s.downsample:
-        raise ReconConfigError(f"{s.fastmri_path}: its images are {fov} px but the prior's data.image_size is "
+        raise ReconConfigError(f"{volume.path}: its images are {fov} px but the prior's data.image_size is "
                                f"{s.image_size}; use a prior of that size, or set recon.downsample=True to "
                                f"reconstruct a {s.image_size} px view of the same field of view")
     n = volume.num_slices
     centre = np.arange(n)[max(0, (n - s.num_slices) // 2):][:s.num_slices]
     kspace = np.stack([mri.square_kspace(volume.slice(int(i))["kspace"], fov, s.image_size) for i in centre])
-    return kspace, [f"{os.path.basename(s.fastmri_path)}[{int(i)}]" for i in centre]
+    return kspace, [f"{os.path.basename(volume.path)}[{int(i)}]" for i in centre], volume.path
 
 
 def _mask(s: ReconSettings) -> np.ndarray:
@@ -91,7 +111,7 @@ def build_problem(settings) -> Problem:
     mask = _mask(s)
     rng = np.random.default_rng(s.seed)
     if s.fastmri_path:
-        full, ids = _fastmri_kspace(s)
+        full, ids, source = _fastmri_kspace(s)
         multicoil = full.ndim == 4
         coil_images = np.asarray(mri.ifft2c(full))
         image = np.asarray(mri.rss(coil_images, axis=1)) if multicoil else coil_images
@@ -106,7 +126,7 @@ def build_problem(settings) -> Problem:
         else:
             operator = mri.SinglecoilOperator(mask)
         clean = full * mask
-        complex_data, source = True, s.fastmri_path
+        complex_data = True
     else:
         images, ids = _simulated_images(s)
         gt = images
