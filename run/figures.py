@@ -137,11 +137,18 @@ def write_figures(config, out_dir: str) -> list[str]:
     return paths
 
 
-def figures(config, workdir: str) -> list[str]:
-    """``--mode figures``: :func:`write_figures` into ``<workdir>/figures/`` (no checkpoint needed)."""
+def figures(config, workdir: str, overwrite: bool = False) -> list[str]:
+    """``--mode figures``: :func:`write_figures` into ``<workdir>/figures/`` (no checkpoint needed).
+
+    The folder is written whole or not at all (``run.files.atomic_dir``); an existing one is
+    refused unless ``overwrite``."""
+    from run import files
     from run.context import start_run
     start_run(config)
-    paths = write_figures(config, os.path.join(builders.prepare_workdir(workdir), "figures"))
+    out = os.path.join(builders.prepare_workdir(workdir), "figures")
+    with files.atomic_dir(out, overwrite) as tmp:
+        names = [os.path.basename(p) for p in write_figures(config, tmp)]
+    paths = [os.path.join(out, n) for n in names]
     for p in paths:
         print(f"wrote {p}")
     return paths

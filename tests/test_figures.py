@@ -3,6 +3,7 @@ import os
 
 import jax.numpy as jnp
 import numpy as np
+import pytest
 
 import sde_lib
 from configs import digits_ddpmpp, toy2d
@@ -47,3 +48,14 @@ def test_forward_strip_is_the_marginal_with_one_noise(tmp_path):
         mean, std = sde.marginal_prob(jnp.broadcast_to(image, (5,) + image.shape), jnp.asarray(v["t"], jnp.float32))
         np.testing.assert_allclose(v["x"], np.asarray(mean) + np.asarray(std)[:, None, None, None] * v["noise"], rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(v["t"], np.linspace(0, 1, 5))
+
+
+def test_figures_mode_writes_the_folder_once(tmp_path):
+    from run.files import OutputExists
+    config = digits_ddpmpp.get_config()
+    paths = figures.figures(config, str(tmp_path))
+    assert [os.path.basename(p) for p in paths] == ["schedules.png", "forward_strip.png", "snr.png"]
+    assert all(os.path.getsize(p) > 1000 for p in paths)
+    with pytest.raises(OutputExists, match="--overwrite"):
+        figures.figures(config, str(tmp_path))
+    assert figures.figures(config, str(tmp_path), overwrite=True) == paths
