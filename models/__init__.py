@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from models.adm import ADM, adm_log_variance, split_adm_output
 from models.checkpoints import CheckpointFormatError, checkpoint_step, load_checkpoint
+from models.conv import conv2d, reverse_mode_convs
 from models.ddpm import DDPM
 from models.mlp import MLPScore
 from models.inception import FIDInceptionV3, inception_variables_from_state_dict
@@ -21,4 +22,4 @@ from models.torch_io import read_torch_file
 __all__ = ["ADM", "CheckpointFormatError", "DDPM", "FIDInceptionV3", "MLPScore", "MODELS", "NCSNpp",
            "adm_log_variance", "check_parametrization", "checkpoint_step", "get_model",
            "load_checkpoint", "make_score_fn", "noise_labels", "noise_std", "read_torch_file",
-           "split_adm_output", "inception_variables_from_state_dict"]
+           "split_adm_output", "inception_variables_from_state_dict", "conv2d", "reverse_mode_convs"]

@@ -15,7 +15,7 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-from models.ops import Conv1x1, group_norm
+from models.ops import Conv, Conv1x1, group_norm
 from models.resample import naive_downsample_2d, naive_upsample_2d
 
 _ZERO = nn.initializers.zeros
@@ -28,8 +28,8 @@ def norm32(channels: int, dtype, name: str):
 def conv3(features: int, dtype, name: str, stride: int = 1, zero: bool = False) -> nn.Conv:
     """guided-diffusion's ``conv_nd(2, ·, ·, 3, padding=1)``: symmetric padding 1 at any stride."""
     kw = dict(kernel_init=_ZERO) if zero else {}
-    return nn.Conv(features, (3, 3), strides=(stride, stride), padding=((1, 1), (1, 1)),
-                   dtype=dtype, name=name, **kw)
+    return Conv(features, (3, 3), strides=(stride, stride), padding=((1, 1), (1, 1)),
+                dtype=dtype, name=name, **kw)
 
 
 class ADMResample(nn.Module):

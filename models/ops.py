@@ -16,6 +16,8 @@ import jax
 import jax.numpy as jnp
 from jax import lax
 
+from models.conv import conv2d
+
 ACTIVATIONS: dict[str, Callable[[jax.Array], jax.Array]] = {
     "swish": nn.swish,
     "silu": nn.silu,
@@ -39,11 +41,34 @@ def default_init(scale: float = 1.0) -> nn.initializers.Initializer:
     return nn.initializers.variance_scaling(scale, "fan_avg", "uniform")
 
 
+class Conv(nn.Module):
+    """``nn.Conv``'s parameters (``kernel [kh, kw, C_in, C_out]``, ``bias``) and maths, computed by
+    :func:`models.conv.conv2d` (whose backward pass stays fast inside loops where allowed).
+    Named ``Conv`` so Flax names its instances ``Conv_0``, ``Conv_1``, … as it does ``nn.Conv``'s."""
+
+    features: int
+    kernel_size: tuple = (3, 3)
+    strides: tuple = (1, 1)
+    padding: object = "SAME"
+    use_bias: bool = True
+    kernel_init: nn.initializers.Initializer = nn.initializers.lecun_normal()
+    bias_init: nn.initializers.Initializer = nn.initializers.zeros
+    dtype: jnp.dtype = jnp.float32
+
+    @nn.compact
+    def __call__(self, x: jax.Array) -> jax.Array:
+        k = self.param("kernel", self.kernel_init, tuple(self.kernel_size) + (x.shape[-1], self.features))
+        y = conv2d(x.astype(self.dtype), k.astype(self.dtype), self.strides, self.padding)
+        if self.use_bias:
+            y = y + self.param("bias", self.bias_init, (self.features,)).astype(self.dtype)
+        return y
+
+
 def conv3x3(features: int, *, stride: int = 1, init_scale: float = 1.0, use_bias: bool = True,
-            dtype=jnp.float32, name: Optional[str] = None) -> nn.Conv:
-    return nn.Conv(features, (3, 3), strides=(stride, stride), padding="SAME", use_bias=use_bias,
-                   kernel_init=default_init(init_scale), bias_init=nn.initializers.zeros,
-                   dtype=dtype, name=name)
+            dtype=jnp.float32, name: Optional[str] = None) -> Conv:
+    return Conv(features, (3, 3), strides=(stride, stride), padding="SAME", use_bias=use_bias,
+                kernel_init=default_init(init_scale), bias_init=nn.initializers.zeros,
+                dtype=dtype, name=name)
 
 
 class NIN(nn.Module):

@@ -24,6 +24,8 @@ import jax.numpy as jnp
 import numpy as np
 from jax import lax
 
+from models.conv import conv2d
+
 _DN = ("NHWC", "HWIO", "NHWC")
 
 
@@ -152,9 +154,7 @@ def upsample_conv_2d(x: jax.Array, w: jax.Array, k: Sequence[float] | None = Non
     k = [1] * factor if k is None else k
     kk = _as_1d_or_2d(k, gain, factor, upsample=True)
     p = (kk.shape[0] - factor) - (kw - 1)
-    y = lax.conv_general_dilated(x, w.astype(x.dtype), window_strides=(1, 1),
-                                 padding=[(kh - 1, kh - 1)] * 2, lhs_dilation=(factor, factor),
-                                 dimension_numbers=_DN)
+    y = conv2d(x, w.astype(x.dtype), (1, 1), [(kh - 1, kh - 1)] * 2, lhs_dilation=(factor, factor))
     return upfirdn2d(y, kk, pad=((p + 1) // 2 + factor - 1, p // 2 + 1))
 
 
@@ -171,8 +171,7 @@ def conv_downsample_2d(x: jax.Array, w: jax.Array, k: Sequence[float] | None = N
     kk = _as_1d_or_2d(k, gain, factor, upsample=False)
     p = (kk.shape[0] - factor) + (kw - 1)
     x = upfirdn2d(x, kk, pad=((p + 1) // 2, p // 2))
-    return lax.conv_general_dilated(x, w.astype(x.dtype), window_strides=(factor, factor),
-                                    padding="VALID", dimension_numbers=_DN)
+    return conv2d(x, w.astype(x.dtype), (factor, factor), "VALID")
 
 
 class Conv2d(nn.Module):
@@ -202,7 +201,7 @@ class Conv2d(nn.Module):
         elif self.down:
             y = conv_downsample_2d(x, w, k=self.resample_kernel)
         else:
-            y = lax.conv_general_dilated(x, w.astype(self.dtype), (1, 1), "SAME", dimension_numbers=_DN)
+            y = conv2d(x, w.astype(self.dtype), (1, 1), "SAME")
         if self.use_bias:
             y = y + self.param("bias", nn.initializers.zeros, (self.features,)).astype(self.dtype)
         return y

@@ -13,10 +13,16 @@ import numpy as np
 
 import datasets
 import losses
+import models
 from datasets.toy2d import TOY2D
 from run import builders, mesh as mesh_lib
 from run.checkpoint import Checkpointer
 from run.context import RunContext
+
+
+# Losses that differentiate through a jvp of the network (sliced score matching): they need
+# convolutions with forward-mode derivatives, i.e. XLA's own.
+_NEEDS_FORWARD_MODE = {"ssm"}
 
 
 class Trainer(RunContext):
@@ -35,7 +41,17 @@ class Trainer(RunContext):
         # In-graph data: toy distributions are sampled inside the compiled step (no host work).
         self.sample_data = TOY2D.get(config.data.dataset) if in_graph_data else None
         loss_fn = builders.build_loss(config, self.sde, self.builder, train=True)
-        self.train_step = losses.make_train_step(loss_fn, self.optimizer, float(config.model.ema_rate))
+        step = losses.make_train_step(loss_fn, self.optimizer, float(config.model.ema_rate))
+        # On CPU, a loss that differentiates the network in first-order reverse mode only lets
+        # its convolutions take models.conv's hand-written VJP, which XLA:CPU runs as fast inside
+        # a loop as outside (its own runs 35-40x slower there); accelerators keep XLA's.
+        self.fast_convs = (self.mesh.devices.flat[0].platform == "cpu"
+                           and config.training.loss not in _NEEDS_FORWARD_MODE)
+
+        def train_step(state, batch, rng):
+            with models.reverse_mode_convs(self.fast_convs):   # read while this is traced
+                return step(state, batch, rng)
+        self.train_step = train_step
         # Compiled programs by chunk length: held by this object, gone with it.
         self._compiled: dict[int, object] = {}
         self._key_block = (None, None)
@@ -81,11 +97,11 @@ class Trainer(RunContext):
         def one(state, batch):
             return step_fn(state, batch, self.step_keys(state.step)[1])
 
-        # XLA:CPU runs the backward pass of a conv net ~20-30x slower inside a while loop than
-        # outside one (jax 0.10.2; NCSN++ 32 px: 7.0 s vs 0.29 s per step), so on CPU the steps
-        # are unrolled into straight-line code (compile time grows with n_jitted_steps).
-        # Accelerators keep the loop.
-        unroll = True if self.mesh.devices.flat[0].platform == "cpu" else 1
+        # XLA:CPU runs its own backward pass of a conv net ~20-30x slower inside a while loop
+        # than outside one (jax 0.10.2; NCSN++ 32 px: 7.0 s vs 0.29 s per step): when the fast
+        # convolutions are off on CPU (a loss that needs forward mode), the steps are unrolled
+        # into straight-line code instead (compile time grows with n_jitted_steps).
+        unroll = True if (self.mesh.devices.flat[0].platform == "cpu" and not self.fast_convs) else 1
 
         def run(state, batches):
             if length == 1:   # scan of length 1 still emits a (one-trip) while loop
