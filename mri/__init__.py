@@ -20,8 +20,9 @@ from mri.coils import birdcage_maps, center_crop, estimate_sens_maps, rss, ssos_
 from mri.fastmri import FastMRIFormatError, FastMRIVolume, write_fastmri_file
 from mri.metrics import mean_metrics, nmse, psnr, slice_metrics, ssim
 from mri.phantom import phantom
-from mri.recon import (CS_METHODS, cs_reconstruct, finite_diff, finite_diff_adjoint, haar2d, haar_levels,
-                       ihaar2d, operator_norm_sq, soft_threshold, zero_filled)
+from mri.wavelets import daubechies_filter, haar2d, haar_levels, ihaar2d, swt2, swt2_adjoint, swt_weights, wavedec2, waverec2
+from mri.recon import (CS_METHODS, Sparsifier, cs_objective, cs_reconstruct, finite_diff, finite_diff_adjoint,
+                       lambda_scale, operator_norm_sq, soft_threshold, tv_sparsifier, wavelet_sparsifier, zero_filled)
 
 __all__ = [
     "as_complex", "fft2c", "ifft2c", "MASK_KINDS", "make_mask", "mask_acceleration", "LinearOperator",
@@ -29,6 +30,8 @@ __all__ = [
     "conjugate_gradient", "birdcage_maps", "center_crop", "estimate_sens_maps", "rss", "ssos_combine",
     "FastMRIFormatError", "FastMRIVolume", "write_fastmri_file", "nmse", "psnr", "ssim", "slice_metrics",
     "mean_metrics", "phantom",
-    "CS_METHODS", "cs_reconstruct", "finite_diff", "finite_diff_adjoint", "haar2d", "haar_levels", "ihaar2d",
-    "operator_norm_sq", "soft_threshold", "zero_filled",
+    "CS_METHODS", "Sparsifier", "cs_objective", "cs_reconstruct", "finite_diff", "finite_diff_adjoint", "lambda_scale",
+    "operator_norm_sq", "soft_threshold", "tv_sparsifier", "wavelet_sparsifier", "zero_filled",
+    "daubechies_filter", "haar2d", "haar_levels", "ihaar2d", "swt2", "swt2_adjoint", "swt_weights", "wavedec2",
+    "waverec2",
 ]
