@@ -44,3 +44,28 @@ def test_lam_and_rel_lam():
     np.testing.assert_allclose(np.asarray(a), np.asarray(b), atol=1e-6)
     with pytest.raises(ValueError, match="not both"):
         mri.cs_reconstruct(op, y, "tv", lam=0.1, rel_lam=0.1)
+
+
+def _phantoms(n, shifts, noise, seed):
+    x = np.stack([np.roll(mri.phantom(n), s, axis=(0, 1)) for s in shifts])
+    op = mri.SinglecoilOperator(mri.make_mask("poisson", (n, n), acceleration=4, center_fraction=0.08, seed=0))
+    rng = np.random.default_rng(seed)
+    y = np.asarray(op.forward(x)) + noise * (rng.standard_normal(x.shape) + 1j * rng.standard_normal(x.shape)) * op.mask
+    return x, op, y.astype(np.complex64)
+
+
+def test_tune_cs_lambda_picks_the_best_validation_psnr_and_it_transfers():
+    grid = (1e-4, 1e-3, 1e-2, 1e-1, 1.0)
+    x_val, op, y_val = _phantoms(24, [(0, 0), (2, -1), (-3, 2)], noise=0.02, seed=1)
+    out = mri.tune_cs_lambda(op, y_val, x_val, "tv", rel_grid=grid, n_iter=60)
+    psnrs = [row["psnr"] for row in out["table"]]
+    assert [row["rel_lam"] for row in out["table"]] == list(grid)
+    assert out["rel_lam"] == grid[int(np.argmax(psnrs))] and out["psnr"] == max(psnrs)
+    assert not out["at_edge"] and psnrs[2] - min(psnrs) > 3   # an interior optimum, well above the edges
+    # test slices of the same setting (other phantoms, other noise): the tuned λ is as good as any
+    x_test, _, y_test = _phantoms(24, [(1, 1), (-2, -2)], noise=0.02, seed=2)
+    test = mri.tune_cs_lambda(op, y_test, x_test, "tv", rel_grid=grid, n_iter=60)
+    chosen = next(r["psnr"] for r in test["table"] if r["rel_lam"] == out["rel_lam"])
+    assert chosen >= max(r["psnr"] for r in test["table"]) - 0.5
+    with pytest.raises(ValueError, match="positive"):
+        mri.tune_cs_lambda(op, y_val, x_val, "tv", rel_grid=(0.0,))
