@@ -93,9 +93,11 @@ def get_config() -> ml_collections.ConfigDict:
     recon.multicoil = False
     recon.num_coils = 8
     recon.fastmri_path = ""             # a fastMRI .h5 file with fully sampled k-space, or "" to simulate
-    recon.cs_method = "tv"              # tv | wavelet
-    recon.cs_iters = 200
-    recon.cs_lam = 0.0                  # 0: the solver's scale-free default
+    recon.cs_method = "tv"              # tv | wavelet (Haar) | wavelet_db4, or several: "tv,wavelet"
+    recon.cs_iters = 200                # Chambolle-Pock iterations (the objective is in metrics.json)
+    recon.cs_lam = 0.0                  # > 0: this λ; 0: tuned (cs_tune) or 0.01 max|A^H y|
+    recon.cs_tune = True                # λ from a grid search on validation slices of the training split
+    recon.cs_val_slices = 8             # ... this many (never test slices)
     recon.seed = 0
     recon.name = ""                     # output folder under <workdir>/recon/; "" -> <method>_<mask><acc>x
     recon.figures = True
