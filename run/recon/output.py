@@ -68,7 +68,8 @@ def write_outputs(out_dir: str, problem: Problem, results: dict, method: str, me
 def _notes(r: dict) -> str:
     if "cs" in r:
         cs = r["cs"]
-        return (f"λ = {cs['rel_lam']:.2g}·max\\|Aᴴy\\| ({cs['source']}), {cs['iters']} it, "
+        edge = ", at the grid's edge" if (cs.get("tuning") or {}).get("at_edge") else ""
+        return (f"λ = {cs['rel_lam']:.2g}·max\\|Aᴴy\\| ({cs['source']}{edge}), {cs['iters']} it, "
                 f"last ΔF/F {cs['objective_rel_change']:.0e}")
     if "uncertainty" in r:
         u = r["uncertainty"]
