@@ -69,3 +69,53 @@ def test_metric_errors():
         mri.psnr(np.zeros((2, 2)), np.zeros((2, 3)))
     with pytest.raises(ValueError, match="win_size"):
         mri.ssim(np.ones((5, 5)), np.ones((5, 5)))
+
+
+def _heteroscedastic(shape=(2, 64, 64), seed=0):
+    """A ground truth with a support, and per-pixel stds spread over a decade."""
+    rng = np.random.default_rng(seed)
+    gt = np.zeros(shape)
+    gt[:, 8:56, 8:56] = 1.0 + rng.random((shape[0], 48, 48))
+    std = 0.01 * 10 ** rng.random(shape)
+    return rng, gt, std
+
+
+def test_uncertainty_metrics_on_errors_drawn_from_the_std():
+    rng, gt, std = _heteroscedastic()
+    pred = gt + std * rng.standard_normal(gt.shape)          # error ~ N(0, std²): calibrated
+    per = mri.uncertainty_metrics(gt, pred, std)
+    assert len(per) == 2 and per[0]["support"] == pytest.approx(48 * 48 / 64**2)
+    m = mri.mean_metrics(per, mri.UNCERTAINTY_KEYS)
+    assert m["coverage"] == pytest.approx(mri.calibrated_coverage(), abs=0.01)   # 0.954
+    assert mri.calibrated_coverage() == pytest.approx(0.9545, abs=1e-4)
+    # |error| = std |z|: the rank correlation is that of std and std |z| (~0.5 for a decade of stds)
+    assert 0.3 < m["spearman"] < 0.8
+    # a std twice too large over-covers, one too small under-covers
+    assert mri.mean_metrics(mri.uncertainty_metrics(gt, pred, 2 * std), mri.UNCERTAINTY_KEYS)["coverage"] > 0.99
+    assert mri.mean_metrics(mri.uncertainty_metrics(gt, pred, std / 2), mri.UNCERTAINTY_KEYS)["coverage"] < 0.7
+
+
+def test_uncertainty_metrics_on_a_std_unrelated_to_the_error():
+    rng, gt, std = _heteroscedastic()
+    pred = gt + 0.03 * rng.standard_normal(gt.shape)
+    m = mri.mean_metrics(mri.uncertainty_metrics(gt, pred, std), mri.UNCERTAINTY_KEYS)
+    assert abs(m["spearman"]) < 0.05
+    # support: the background (gt = 0) is left out unless asked for
+    all_px = mri.uncertainty_metrics(gt, pred, std, support_fraction=0.0)
+    assert all_px[0]["support"] == 1.0
+    assert mri.object_support(gt).sum() == 2 * 48 * 48
+
+
+def test_coverage_with_a_few_samples_is_student_t():
+    # gt and n samples are draws of the same N(m, s²): the sample mean / std interval covers gt
+    # with the t probability, below 0.954 for few samples
+    rng, gt, std = _heteroscedastic((4, 64, 64), seed=1)
+    n = 4
+    truth = gt + std * rng.standard_normal(gt.shape)
+    draws = gt[None] + std[None] * rng.standard_normal((n,) + gt.shape)
+    per = mri.uncertainty_metrics(truth, draws.mean(0), draws.std(0, ddof=1))
+    cover = mri.mean_metrics(per, mri.UNCERTAINTY_KEYS)["coverage"]
+    assert cover == pytest.approx(mri.calibrated_coverage(n), abs=0.01)
+    assert mri.calibrated_coverage(4) == pytest.approx(0.83, abs=0.01)
+    with pytest.raises(ValueError, match="n_samples >= 2"):
+        mri.calibrated_coverage(1)

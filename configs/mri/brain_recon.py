@@ -14,6 +14,8 @@ Results land in ``runs/brain/recon/<method>_<mask><acc>x/``. Other settings from
     --config.recon.multicoil=True --config.recon.num_coils=8          # birdcage coil maps, SENSE
     --config.recon.noise_std=0.01                                     # complex Gaussian k-space noise
     --config.recon.fastmri_path=/data/file1000001.h5                  # real k-space, retrospectively undersampled
+    --config.recon.cs_method=tv,wavelet,wavelet_db4                   # several CS baselines, each λ tuned
+    --config.recon.cs_tune=False --config.recon.cs_lam=0.005          # a fixed λ instead of the tuned one
     python bench/bench_mri.py --workdir runs/brain                    # 4x / 8x equispaced, 8x Poisson table
 
 The prior is trained on magnitude images in [0, 1] (``data.centered=False``: the forward model
@@ -95,9 +97,11 @@ def get_config() -> ml_collections.ConfigDict:
     recon.fastmri_path = ""             # fastMRI .h5, fully sampled (or a folder: its first good one); "": simulate
     recon.downsample = False            # fastMRI files: False = the file's own resolution (must equal
                                         # data.image_size); True = a data.image_size view of its field of view
-    recon.cs_method = "tv"              # tv | wavelet
-    recon.cs_iters = 200
-    recon.cs_lam = 0.0                  # 0: the solver's scale-free default
+    recon.cs_method = "tv"              # tv | wavelet (Haar) | wavelet_db4, or several: "tv,wavelet"
+    recon.cs_iters = 200                # Chambolle-Pock iterations (the objective is in metrics.json)
+    recon.cs_lam = 0.0                  # > 0: this λ; 0: tuned (cs_tune) or 0.01 max|A^H y|
+    recon.cs_tune = True                # λ from a grid search on validation slices of the training split
+    recon.cs_val_slices = 8             # ... this many (never test slices)
     recon.seed = 0
     recon.name = ""                     # output folder under <workdir>/recon/; "" -> <method>_<mask><acc>x
     recon.figures = True

@@ -15,6 +15,7 @@ import mri
 import samplers
 from run.recon.problem import Problem
 from run.recon.settings import ReconSettings
+from run.recon.validation import choose_lambda, validation_data
 
 
 def _affine(config_data) -> tuple[float, float]:
@@ -85,14 +86,33 @@ def run_posterior(problem: Problem, sde, score_fn: Callable, s: ReconSettings, r
                 compile_seconds=compile_s, nfe=int(outs[-1][2]), complex_prior=str(complex_prior))
 
 
-def run_baselines(problem: Problem, s: ReconSettings) -> dict:
-    """Zero-filled ``|A^H y|`` and compressed sensing (``cs_method``), magnitudes ``[S, H, W]``."""
-    out = {}
+def run_cs(problem: Problem, s: ReconSettings, method: str, validation=None) -> dict:
+    """One CS baseline (magnitude ``[S, H, W]``) with λ from :func:`~run.recon.validation.choose_lambda`
+    and ``s.cs_iters`` iterations; ``"cs"`` records λ, its source, the iterations and the objective
+    of every iterate (summed over slices) with its last relative change."""
+    lam = choose_lambda(problem, s, method, validation)
+
+    def fn(y, op):
+        x, trace = mri.cs_reconstruct(op, y, method, n_iter=s.cs_iters, rel_lam=lam["rel_lam"], return_objective=True)
+        return jnp.abs(x), jnp.sum(trace, axis=tuple(range(1, trace.ndim)))
+
     calls = [(problem.y[start:stop], op) for start, stop, op in blocks(problem, len(problem.gt))]
-    for name, fn in (("zero_filled", lambda y, op: mri.zero_filled(op, y)),
-                     ("cs_" + s.cs_method, lambda y, op: jnp.abs(mri.cs_reconstruct(op, y, s.cs_method, s.cs_lam,
-                                                                                    s.cs_iters)))):
-        images, run, comp = run_compiled(fn, calls)
-        out[name] = dict(image=np.concatenate([np.asarray(i) for i in images]), seconds=run,
-                         compile_seconds=comp, nfe=0)
+    outs, run, comp = run_compiled(fn, calls)
+    objective = np.sum([np.asarray(o[1], np.float64) for o in outs], axis=0)
+    change = abs(objective[-1] - objective[-2]) / abs(objective[-1]) if len(objective) > 1 else float("nan")
+    return dict(image=np.concatenate([np.asarray(o[0]) for o in outs]), seconds=run, compile_seconds=comp, nfe=0,
+                cs=dict(method=method, iters=s.cs_iters, objective=objective.tolist(),
+                        objective_rel_change=float(change), **lam))
+
+
+def run_baselines(problem: Problem, s: ReconSettings) -> dict:
+    """Zero-filled ``|A^H y|`` and each compressed-sensing method of ``cs_method`` (as ``cs_<name>``),
+    magnitudes ``[S, H, W]``."""
+    calls = [(problem.y[start:stop], op) for start, stop, op in blocks(problem, len(problem.gt))]
+    images, run, comp = run_compiled(lambda y, op: mri.zero_filled(op, y), calls)
+    out = {"zero_filled": dict(image=np.concatenate([np.asarray(i) for i in images]), seconds=run,
+                               compile_seconds=comp, nfe=0)}
+    validation = validation_data(problem, s) if s.cs_tune and s.cs_lam is None else None
+    for method in s.cs_methods:
+        out["cs_" + method] = run_cs(problem, s, method, validation)
     return out

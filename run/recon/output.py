@@ -14,6 +14,30 @@ from run.files import atomic_dir
 from run.recon.problem import Problem
 
 
+SUPPORT_FRACTION = 0.05   # uncertainty metrics: pixels where gt > 5 % of the volume's maximum
+
+
+def summarize(problem: Problem, results: dict, n_samples: int) -> dict:
+    """Per method: metrics per slice and their mean, seconds, compile seconds and NFE; ``"cs"`` for
+    CS baselines (λ, its source, iterations, objective); ``"uncertainty"`` for a method with a
+    std map and ``n_samples >= 2`` (:func:`mri.uncertainty_metrics` of std vs |error| over the
+    object support, beside the coverage a calibrated sampler would reach with ``n_samples``)."""
+    methods = {}
+    for name, r in results.items():
+        per = mri.slice_metrics(problem.gt, r["image"])
+        entry = dict(mean=mri.mean_metrics(per), per_slice=per, seconds=r["seconds"],
+                     compile_seconds=r["compile_seconds"], nfe=r["nfe"])
+        if "cs" in r:
+            entry["cs"] = r["cs"]
+        if "std" in r and n_samples >= 2:
+            unc = mri.uncertainty_metrics(problem.gt, r["image"], r["std"], SUPPORT_FRACTION)
+            entry["uncertainty"] = dict(mean=mri.mean_metrics(unc, mri.UNCERTAINTY_KEYS), per_slice=unc,
+                                        support=f"ground truth > {SUPPORT_FRACTION:g} x the volume's max", k=2.0,
+                                        calibrated_coverage=mri.calibrated_coverage(n_samples), n_samples=n_samples)
+        methods[name] = entry
+    return methods
+
+
 def write_outputs(out_dir: str, problem: Problem, results: dict, method: str, meta: dict,
                   figures: bool = True, overwrite: bool = False) -> dict:
     """images.npz, metrics.csv, metrics.json and one PNG per slice; returns the JSON summary.
@@ -30,16 +54,12 @@ def _write(out_dir: str, problem: Problem, results: dict, method: str, meta: dic
     arrays = {"ground_truth": problem.gt, "mask": problem.mask, "std": results[method]["std"]}
     arrays.update({f"recon_{name}": r["image"] for name, r in results.items()})
     np.savez(os.path.join(out_dir, "images.npz"), **arrays)
-    summary = {"meta": meta, "methods": {}}
+    summary = {"meta": meta, "methods": summarize(problem, results, int(meta.get("n_samples", 1)))}
     rows = []
-    for name, r in results.items():
-        per = mri.slice_metrics(problem.gt, r["image"])
-        mean = mri.mean_metrics(per)
-        summary["methods"][name] = dict(mean=mean, per_slice=per, seconds=r["seconds"],
-                                        compile_seconds=r["compile_seconds"], nfe=r["nfe"])
-        for i, m in enumerate(per):
+    for name, r in summary["methods"].items():
+        for i, m in enumerate(r["per_slice"]):
             rows.append(dict(method=name, slice=i, **m, seconds=r["seconds"], nfe=r["nfe"]))
-        rows.append(dict(method=name, slice="mean", **mean, seconds=r["seconds"], nfe=r["nfe"]))
+        rows.append(dict(method=name, slice="mean", **r["mean"], seconds=r["seconds"], nfe=r["nfe"]))
     with open(os.path.join(out_dir, "metrics.csv"), "w", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=["method", "slice", "nmse", "psnr", "ssim", "seconds", "nfe"])
         writer.writeheader()
@@ -55,12 +75,29 @@ def _write(out_dir: str, problem: Problem, results: dict, method: str, meta: dic
     return summary
 
 
+def _notes(r: dict) -> str:
+    if "cs" in r:
+        cs = r["cs"]
+        edge = ", at the grid's edge" if (cs.get("tuning") or {}).get("at_edge") else ""
+        return (f"λ = {cs['rel_lam']:.2g}·max\\|Aᴴy\\| ({cs['source']}{edge}), {cs['iters']} it, "
+                f"last ΔF/F {cs['objective_rel_change']:.0e}")
+    if "uncertainty" in r:
+        u = r["uncertainty"]
+        return f"calibrated ±2σ coverage {u['calibrated_coverage']:.2f} (n = {u['n_samples']})"
+    return ""
+
+
 def format_table(methods: dict, caption: str = "") -> str:
-    """A markdown table of mean NMSE / PSNR / SSIM, seconds and NFE per method."""
+    """A markdown table of mean NMSE / PSNR / SSIM, seconds and NFE per method; then the posterior
+    std's Spearman correlation with |error| and its ±2σ coverage (object support), and notes
+    (CS: λ used, its source, iterations, last relative objective change)."""
     lines = [f"**{caption}**", ""] if caption else []
-    lines += ["| method | NMSE | PSNR (dB) | SSIM | seconds | NFE |", "|---|---|---|---|---|---|"]
+    lines += ["| method | NMSE | PSNR (dB) | SSIM | seconds | NFE | ρ(std, \\|err\\|) | ±2σ coverage | notes |",
+              "|---|---|---|---|---|---|---|---|---|"]
     for name, r in methods.items():
         m = r["mean"]
+        u = r.get("uncertainty", {}).get("mean")
+        unc = f"{u['spearman']:.2f} | {u['coverage']:.2f}" if u else "– | –"
         lines.append(f"| {name} | {m['nmse']:.4f} | {m['psnr']:.2f} | {m['ssim']:.3f} "
-                     f"| {r['seconds']:.2f} | {r['nfe']} |")
+                     f"| {r['seconds']:.2f} | {r['nfe']} | {unc} | {_notes(r)} |")
     return "\n".join(lines)

@@ -66,14 +66,21 @@ class ReconSettings:
     n_samples: int
     slice_batch: int
     noise_std: float
-    cs_method: str
-    cs_lam: float | None           # None: the CS solver's scale-free default
+    cs_method: str                 # one CS method, or several separated by commas (see cs_methods)
+    cs_lam: float | None           # None: tuned (cs_tune) or the CS solver's scale-free default
     cs_iters: int
     seed: int
     name: str                      # the output folder under <workdir>/recon/
     figures: bool
     image_size: int
     data: Any                      # config.data (dataset, centering) for the images and the scaler
+    cs_tune: bool = False          # choose CS λ on validation slices of the training split
+    cs_val_slices: int = 8         # how many
+
+    @property
+    def cs_methods(self) -> tuple[str, ...]:
+        """The CS baselines to run: ``recon.cs_method`` split at commas ("tv,wavelet")."""
+        return _cs_methods(self.cs_method)
 
     def prior_for(self, complex_data: bool):
         """"auto": the real prior as it is for real images, "split" for complex images (fastMRI, or
@@ -85,6 +92,10 @@ class ReconSettings:
     @property
     def mask_label(self) -> str:
         return f"{self.mask_kind} {self.acceleration:g}x"
+
+
+def _cs_methods(value) -> tuple[str, ...]:
+    return tuple(m.strip() for m in str(value).split(",") if m.strip())
 
 
 def run_name(rc) -> str:
@@ -114,11 +125,15 @@ def parse_recon(config) -> ReconSettings:
         raise ReconConfigError(f"recon.mask.kind={rc.mask.kind!r}; valid: {sorted(mri.MASK_KINDS)}")
     if not float(rc.mask.acceleration) >= 1:
         raise ReconConfigError(f"recon.mask.acceleration must be >= 1; got {rc.mask.acceleration}")
-    if rc.cs_method not in mri.CS_METHODS:
-        raise ReconConfigError(f"recon.cs_method={rc.cs_method!r}; valid: {sorted(mri.CS_METHODS)}")
-    for key in ("num_slices", "n_samples", "slice_batch", "cs_iters", "num_coils"):
-        if int(rc[key]) < 1:
+    cs_methods = _cs_methods(rc.cs_method)
+    if not cs_methods or any(m not in mri.CS_METHODS for m in cs_methods):
+        raise ReconConfigError(f"recon.cs_method={rc.cs_method!r}; valid: {sorted(mri.CS_METHODS)} "
+                               "(several: separated by commas)")
+    for key in ("num_slices", "n_samples", "slice_batch", "cs_iters", "num_coils", "cs_val_slices"):
+        if int(rc.get(key, 1)) < 1:
             raise ReconConfigError(f"recon.{key} must be >= 1; got {rc[key]}")
+    if not float(rc.get("cs_lam", 0.0)) >= 0:
+        raise ReconConfigError(f"recon.cs_lam must be >= 0 (0: tuned or the default); got {rc.cs_lam}")
     if not float(rc.noise_std) >= 0:
         raise ReconConfigError(f"recon.noise_std must be >= 0; got {rc.noise_std}")
     coil_by_coil = options.get("multicoil", "sense") == "coil_by_coil"
@@ -131,7 +146,8 @@ def parse_recon(config) -> ReconSettings:
         num_slices=int(rc.num_slices), n_samples=int(rc.n_samples), slice_batch=int(rc.slice_batch),
         noise_std=float(rc.noise_std), cs_method=rc.cs_method, cs_lam=float(rc.get("cs_lam", 0.0)) or None,
         cs_iters=int(rc.cs_iters), seed=int(rc.seed), name=run_name(rc), figures=bool(rc.get("figures", True)),
-        image_size=int(config.data.image_size), data=config.data)
+        image_size=int(config.data.image_size), data=config.data, cs_tune=bool(rc.get("cs_tune", False)),
+        cs_val_slices=int(rc.get("cs_val_slices", 8)))
     prior = settings.prior_for(bool(settings.fastmri_path))
     if coil_by_coil and not (settings.multicoil or settings.fastmri_path):
         raise ReconConfigError("recon.options.multicoil='coil_by_coil' needs multi-coil data (recon.multicoil=True "
