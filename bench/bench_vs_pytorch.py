@@ -94,7 +94,8 @@ def ours(fir: bool, batch: int, steps: int) -> dict:
 
 def theirs(python: str, peer: str, fir: bool, batch: int, steps: int) -> dict:
     out = subprocess.run([python, "-c", _THEIRS, peer, "1" if fir else "0", str(batch), str(steps),
-                          str(os.cpu_count() or 1)], capture_output=True, text=True, timeout=1800)
+                          str(os.cpu_count() or 1)], capture_output=True, text=True, timeout=1800,
+                         cwd=peer)   # the peer's own packages (configs/, models/) first, not ours
     if out.returncode:
         raise RuntimeError(f"the PyTorch side failed:\n{out.stderr[-3000:]}")
     return json.loads(out.stdout.strip().splitlines()[-1])

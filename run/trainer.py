@@ -41,17 +41,14 @@ class Trainer(RunContext):
         # In-graph data: toy distributions are sampled inside the compiled step (no host work).
         self.sample_data = TOY2D.get(config.data.dataset) if in_graph_data else None
         loss_fn = builders.build_loss(config, self.sde, self.builder, train=True)
-        step = losses.make_train_step(loss_fn, self.optimizer, float(config.model.ema_rate))
-        # On CPU, a loss that differentiates the network in first-order reverse mode only lets
-        # its convolutions take models.conv's hand-written VJP, which XLA:CPU runs as fast inside
-        # a loop as outside (its own runs 35-40x slower there); accelerators keep XLA's.
+        self.train_step = losses.make_train_step(loss_fn, self.optimizer, float(config.model.ema_rate))
+        # Several steps in one compiled call run in a lax.scan. On CPU, a loss that
+        # differentiates the network in first-order reverse mode only then lets its convolutions
+        # take models.conv's hand-written VJP, which XLA:CPU runs as fast inside a loop as
+        # outside (its own runs 35-40x slower there, and ~8% faster outside a loop, so a single
+        # step keeps it); accelerators keep XLA's.
         self.fast_convs = (self.mesh.devices.flat[0].platform == "cpu"
                            and config.training.loss not in _NEEDS_FORWARD_MODE)
-
-        def train_step(state, batch, rng):
-            with models.reverse_mode_convs(self.fast_convs):   # read while this is traced
-                return step(state, batch, rng)
-        self.train_step = train_step
         # Compiled programs by chunk length: held by this object, gone with it.
         self._compiled: dict[int, object] = {}
         self._key_block = (None, None)
@@ -81,7 +78,11 @@ class Trainer(RunContext):
 
     def _compile_steps(self, length: int):
         bs = int(self.config.training.batch_size)
-        step_fn = self.train_step
+        fast = self.fast_convs and length > 1
+
+        def step_fn(state, batch, rng):
+            with models.reverse_mode_convs(fast):   # read while this is traced
+                return self.train_step(state, batch, rng)
         shard = mesh_lib.batch_sharding(self.mesh)
 
         if self.sample_data is not None:
@@ -101,7 +102,7 @@ class Trainer(RunContext):
         # than outside one (jax 0.10.2; NCSN++ 32 px: 7.0 s vs 0.29 s per step): when the fast
         # convolutions are off on CPU (a loss that needs forward mode), the steps are unrolled
         # into straight-line code instead (compile time grows with n_jitted_steps).
-        unroll = True if (self.mesh.devices.flat[0].platform == "cpu" and not self.fast_convs) else 1
+        unroll = True if (self.mesh.devices.flat[0].platform == "cpu" and not fast) else 1
 
         def run(state, batches):
             if length == 1:   # scan of length 1 still emits a (one-trip) while loop
