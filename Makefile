@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 WORKDIR ?= runs/toy2d
 CONFIG ?= configs/toy2d.py
 
-.PHONY: venv demo test test-fast bench clean
+.PHONY: venv demo test test-fast bench prior clean
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -27,6 +27,14 @@ test: venv
 
 bench: venv
 	$(BIN)/python bench/bench_core.py
+
+# Retrain the shipped 128 px brain prior (priors/brain128: ~2 h on 2 CPU cores) and export it.
+# The export refuses to replace the shipped files: move priors/brain128 aside first.
+PRIOR_WORKDIR ?= runs/brain128
+prior: venv
+	$(BIN)/python main.py --config configs/mri/brain128.py --workdir $(PRIOR_WORKDIR) --mode train
+	$(BIN)/python main.py --config configs/mri/brain128.py --workdir $(PRIOR_WORKDIR) --mode eval
+	$(BIN)/python main.py --config configs/mri/brain128.py --workdir $(PRIOR_WORKDIR) --mode export
 
 clean:
 	rm -rf runs .pytest_cache
