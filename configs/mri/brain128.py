@@ -38,6 +38,12 @@ def get_config():
     m.attn_resolutions = (8,)
     m.dropout = 0.0
     m.ema_rate = 0.999
+    # eval / sample at this size on a CPU: a fast solver, a few images, no ODE bits/dim
+    config.sampling.method = "dpm_solver_pp"
+    config.sampling.num_samples = 16
+    config.eval.batch_size = 16
+    config.eval.num_samples = 16
+    config.eval.enable_bpd = False
     config.prior_dir = "priors/brain128"
     r = config.recon
     r.method = "dds"
