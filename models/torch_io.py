@@ -17,6 +17,10 @@ resolves only the globals that rebuild tensors, parameters, storages, dtypes and
 (and numpy scalars, which some trainers store as the step), each to a function of this module
 that builds numpy data; any other global raises ``UnsafePickleError`` naming it, before
 anything is called. Tensor views are bounds-checked against their storage.
+
+One module (a little over 300 lines) because the two formats share the restricted unpickler,
+the storage bookkeeping and the bounds checks; split, each half would import the other's
+internals.
 """
 from __future__ import annotations
 

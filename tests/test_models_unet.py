@@ -4,6 +4,7 @@ Tiny models (nf 8, two levels, 8 px, batch 2). Compilation dominates the run tim
 are initialised under jit with an ``rbg`` key (the same Flax init; XLA compiles RngBitGenerator far
 faster than threefry), every jit here asks XLA for its cheapest backend optimisation level (this
 test-local option changes compile time, not results), and compiled functions are shared via a cache.
+One file (a little over 300 lines) so every family shares that cache of compiled functions.
 """
 from __future__ import annotations
 
