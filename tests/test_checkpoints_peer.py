@@ -89,6 +89,7 @@ FULL_SIZE = {
     "ve.ncsnpp_ffhq_1024_continuous": 105_785_896,
     "mri.score_mri_knee320": 61_433_601,
     "mri.dds_knee_adm": 361_428_228,
+    "adm.dps_ffhq256": 93_563_910,
 }
 _TEMPLATES: dict = {}
 
