@@ -28,7 +28,7 @@ test: venv
 bench: venv
 	$(BIN)/python bench/bench_core.py
 
-# Retrain the shipped 128 px brain prior (priors/brain128: ~2 h on 2 CPU cores) and export it.
+# Retrain the shipped 128 px brain prior (priors/brain128: ~80 min on 2 CPU cores) and export it.
 # The export refuses to replace the shipped files: move priors/brain128 aside first.
 PRIOR_WORKDIR ?= runs/brain128
 prior: venv

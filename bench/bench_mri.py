@@ -127,7 +127,10 @@ def main(argv=None) -> None:
         from run.context import load_ema
         ctx, params, step = load_ema(config, args.workdir)
         sde, score_fn = ctx.sde, ctx.builder(params)
-        prior = f"EMA checkpoint step {step} in {args.workdir}"
+        ckpts = os.path.join(args.workdir, "checkpoints")
+        own = os.path.isdir(ckpts) and any(n.isdigit() for n in os.listdir(ckpts))
+        prior = (f"EMA checkpoint step {step} in {args.workdir}" if own else
+                 f"the shipped prior {config.prior_dir} (EMA, step {step})")
     if not isinstance(sde, sde_lib.SDE):
         raise TypeError("the prior's SDE is not an sde_lib.SDE")
 
