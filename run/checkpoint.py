@@ -105,45 +105,41 @@ class _DropAbandonedTasks(logging.Filter):
                     and _orbax_coroutine(record.getMessage()))
 
 
-_quieted = False
 _task_filter = _DropAbandonedTasks()
 
 
-def _drop_abandoned_task_logs() -> None:
-    """Before any restore: asyncio reports an abandoned read ("Task exception was never
-    retrieved", with its traceback) when the task object is freed, which can happen while the
-    failed restore is still unwinding, before :func:`_quiet_abandoned_reads` could run (seen once
-    in CI). Idempotent; the filter drops only records about Orbax's coroutines."""
-    logger = logging.getLogger("asyncio")
-    if _task_filter not in logger.filters:
-        logger.addFilter(_task_filter)
+def _is_abandoned_read(u) -> bool:
+    coro = isinstance(u.object, types.CoroutineType) and "orbax" in u.object.cr_code.co_filename
+    closed = isinstance(u.exc_value, RuntimeError) and str(u.exc_value) == "Event loop is closed"
+    return coro or closed
 
 
 def _quiet_abandoned_reads() -> None:
     """A failed restore abandons Orbax's reads of the other arrays (its ``asyncio.gather``
-    stops at the first error and its event loop is closed). Later, at moments nobody chooses,
-    they print tracebacks to stderr in the middle of training: TensorStore finishing a read
-    calls back into the closed loop ("Event loop is closed"), collected coroutines raise on close
-    (Orbax turns GeneratorExit into an Exception) or were "never awaited", and asyncio reports
-    "Task exception was never retrieved". From the first failed restore on, exactly these are
-    dropped (the one-line report of the damaged step says what went wrong); any other unraisable
-    exception, log record or warning passes as before."""
-    global _quieted
-    if not _quieted:
-        _quieted = True
+    stops at the first error and its event loop is closed). At moments nobody chooses they then
+    print tracebacks to stderr: TensorStore finishing a read calls back into the closed loop
+    ("Event loop is closed"), collected coroutines raise on close (Orbax turns GeneratorExit
+    into an Exception) or were "never awaited", and asyncio reports "Task exception was never
+    retrieved". Exactly these are dropped (the one-line report of the damaged step says what went
+    wrong); any other unraisable exception, log record or warning passes as before.
+
+    Called before every restore, not after one fails: the debris can appear while the failed
+    restore is still unwinding (CI saw both the asyncio report and the closed-loop callback
+    there). Idempotent: the hook is re-wrapped only if someone replaced it."""
+    if not getattr(sys.unraisablehook, "_drops_abandoned_reads", False):
         previous = sys.unraisablehook
 
         def hook(u):
-            coro = isinstance(u.object, types.CoroutineType) and "orbax" in u.object.cr_code.co_filename
-            closed = isinstance(u.exc_value, RuntimeError) and str(u.exc_value) == "Event loop is closed"
-            if not (coro or closed):
+            if not _is_abandoned_read(u):
                 previous(u)
+        hook._drops_abandoned_reads = True
         sys.unraisablehook = hook
-    _drop_abandoned_task_logs()
+    logger = logging.getLogger("asyncio")
+    if _task_filter not in logger.filters:
+        logger.addFilter(_task_filter)
     # Every time: warning filters are process state that others (pytest) reset.
     warnings.filterwarnings("ignore", r"coroutine '(_read_array_index_and_device_put|async_deserialize|"
                                       r"_read_and_create_array)' was never awaited", RuntimeWarning)
-    gc.collect()   # collect what is collectable now rather than during training
 
 
 def say(msg: str) -> None:
@@ -233,7 +229,7 @@ class Checkpointer:
         directory has none. Damaged newer ones are reported and moved aside (see the module
         docstring); if none restores, raises ValueError listing why, and moves nothing."""
         failures = []   # (step, reason)
-        _drop_abandoned_task_logs()
+        _quiet_abandoned_reads()
         for step in sorted(self.manager.all_steps(), reverse=True):
             try:
                 state, reason = self.restore(abstract_state, step), None
@@ -241,6 +237,7 @@ class Checkpointer:
                 state, reason = None, _one_line(e)
             if reason is not None:   # outside the except: its traceback would keep the debris alive
                 _quiet_abandoned_reads()
+                gc.collect()   # collect the debris now rather than during training
             if not mesh_lib.all_processes(reason is None):
                 failures.append((step, reason or "failed on another process"))
                 continue
