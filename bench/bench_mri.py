@@ -16,14 +16,15 @@ For each setting the table gives the mean NMSE / PSNR / SSIM over the slices (fa
 definitions, data range = the slices' max), the wall seconds of the whole batch after
 compilation and the NFE per sample; for the posterior methods, the Spearman rank correlation of
 the per-pixel std with |error| and the fraction of pixels with |error| <= 2 std, both over the
-object support (ground truth > 5 % of its max), and in the notes the coverage a calibrated sampler
-would reach with ``--n_samples`` samples. The reconstruction is the mean of ``--n_samples``
-posterior samples.
+object support (ground truth > 5 % of its max), and in the notes the coverage and the ρ a
+calibrated sampler with the same std maps would reach with ``--n_samples`` samples
+(``mri.calibrated_coverage``, ``mri.calibrated_spearman``: the ceiling of ρ for those maps). The
+reconstruction is the mean of ``--n_samples`` posterior samples.
 
 CS rows (``--cs``, default TV and Haar, the best wavelet measured at 32 and 64 px): λ of each is
 chosen per setting by a 15-value log-grid search maximising the mean PSNR of ``--cs_val_slices``
 slices of the training split measured in the same setting (``recon.cs_tune``,
-run/recon/validation.py), then applied to the test slices; the notes name λ (relative to
+run/recon/validation.py; the grid grows past an end that wins), then applied to the test slices; the notes name λ (relative to
 max|Aᴴy|), the iterations (``--cs_iters``) and the last relative change of the objective.
 
 ``--workdir``: restores the latest EMA checkpoint with ``--config`` (``run.context.load_ema``). ``--gaussian``: a Gaussian prior fitted to 4000 training slices in

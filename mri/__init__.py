@@ -20,7 +20,7 @@ from mri.operators import MulticoilOperator, SinglecoilOperator
 from linops import ColorizationOperator, InpaintingOperator, LinearOperator, conjugate_gradient
 from mri.coils import birdcage_maps, center_crop, estimate_sens_maps, rss, ssos_combine
 from mri.fastmri import FastMRIFormatError, FastMRIVolume, write_fastmri_file
-from mri.metrics import (UNCERTAINTY_KEYS, calibrated_coverage, mean_metrics, nmse, object_support, psnr, slice_metrics,
+from mri.metrics import (UNCERTAINTY_KEYS, calibrated_coverage, calibrated_spearman, mean_metrics, nmse, object_support, psnr, slice_metrics,
                          ssim, uncertainty_metrics)
 from mri.phantom import phantom
 from mri.wavelets import daubechies_filter, haar2d, haar_levels, ihaar2d, swt2, swt2_adjoint, swt_weights, wavedec2, waverec2
@@ -33,7 +33,7 @@ __all__ = [
     "SinglecoilOperator", "MulticoilOperator", "InpaintingOperator", "ColorizationOperator",
     "conjugate_gradient", "birdcage_maps", "center_crop", "estimate_sens_maps", "rss", "ssos_combine",
     "FastMRIFormatError", "FastMRIVolume", "write_fastmri_file", "nmse", "psnr", "ssim", "slice_metrics",
-    "mean_metrics", "UNCERTAINTY_KEYS", "calibrated_coverage", "object_support", "uncertainty_metrics", "phantom",
+    "mean_metrics", "UNCERTAINTY_KEYS", "calibrated_coverage", "calibrated_spearman", "object_support", "uncertainty_metrics", "phantom",
     "CS_METHODS", "Sparsifier", "cs_objective", "cs_reconstruct", "finite_diff", "finite_diff_adjoint", "lambda_scale",
     "operator_norm_sq", "soft_threshold", "tv_sparsifier", "wavelet_sparsifier", "zero_filled",
     "daubechies_filter", "haar2d", "haar_levels", "ihaar2d", "swt2", "swt2_adjoint", "swt_weights", "wavedec2",

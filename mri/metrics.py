@@ -126,6 +126,43 @@ def calibrated_coverage(n_samples: int | None = None, k: float = 2.0) -> float:
     return float(1.0 - 2.0 * stats.t.sf(t, df=n - 1))
 
 
+def calibrated_spearman(gt, std, n_samples: int | None = None, support_fraction: float = 0.05,
+                        draws: int = 4, seed: int = 0) -> float:
+    """The rank correlation of std and |error| that a *calibrated* sampler whose true posterior
+    std is ``std`` would reach: the ceiling of :func:`uncertainty_metrics`' ``spearman`` for std
+    maps of this shape. Per slice of ``[S, H, W]`` over the object support, a calibrated draw is
+    simulated as std estimate ``σ √(χ²_{n-1} / (n-1))`` (Bessel, from ``n_samples`` draws) and
+    error ``σ √(1 + 1/n) |z|``, independent of each other given σ (``None``: the exact std, error
+    ``σ |z|``); the mean over ``draws`` simulations and the slices.
+
+    Why: per pixel, even a perfect posterior's error is its std times a |Gaussian|, so the
+    attainable correlation is set by how much σ varies over the support; a bar on ``spearman``
+    means little without it. Seeded, so the same maps give the same number."""
+    gt = _magnitude(gt)
+    std = np.asarray(std, np.float64)
+    if std.shape != gt.shape:
+        raise ValueError(f"std {std.shape} must have the shape of gt {gt.shape}")
+    if gt.ndim == 2:
+        gt, std = gt[None], std[None]
+    if n_samples is not None and int(n_samples) < 2:
+        raise ValueError(f"a std needs n_samples >= 2; got {n_samples}")
+    rng = np.random.default_rng(seed)
+    support = object_support(gt, support_fraction)
+    vals = []
+    for s, m in zip(std, support):
+        sigma = s[m]
+        for _ in range(int(draws)):
+            err = sigma * np.abs(rng.standard_normal(sigma.shape))
+            if n_samples is None:
+                est = sigma
+            else:
+                n = int(n_samples)
+                est = sigma * np.sqrt(rng.chisquare(n - 1, sigma.shape) / (n - 1))
+                err = err * np.sqrt(1.0 + 1.0 / n)
+            vals.append(_spearman(est, err))
+    return float(np.nanmean(vals)) if vals and not np.all(np.isnan(vals)) else float("nan")
+
+
 def _spearman(a: np.ndarray, b: np.ndarray) -> float:
     if a.size < 3:
         return float("nan")

@@ -69,3 +69,21 @@ def test_tune_cs_lambda_picks_the_best_validation_psnr_and_it_transfers():
     assert chosen >= max(r["psnr"] for r in test["table"]) - 0.5
     with pytest.raises(ValueError, match="positive"):
         mri.tune_cs_lambda(op, y_val, x_val, "tv", rel_grid=(0.0,))
+
+
+def test_tune_cs_lambda_grows_the_grid_past_an_edge_optimum():
+    """A grid that starts above the optimum is extended downwards, by its own ratio, until the
+    best value is interior; with max_extend=0 the edge is reported instead."""
+    x_val, op, y_val = _phantoms(24, [(0, 0), (2, -1), (-3, 2)], noise=0.02, seed=1)
+    full = mri.tune_cs_lambda(op, y_val, x_val, "tv", rel_grid=np.logspace(-4, 0, 9), n_iter=60)
+    assert not full["at_edge"] and full["extended"] == 0
+    high = [r for r in np.logspace(-4, 0, 9) if r > full["rel_lam"] * 1.5]   # the optimum lies below this grid
+    kept = mri.tune_cs_lambda(op, y_val, x_val, "tv", rel_grid=high, n_iter=60, max_extend=0)
+    assert kept["at_edge"] and kept["rel_lam"] == pytest.approx(min(high)) and kept["extended"] == 0
+    grown = mri.tune_cs_lambda(op, y_val, x_val, "tv", rel_grid=high, n_iter=60)
+    assert not grown["at_edge"] and 1 <= grown["extended"] <= 8
+    lams = [r["rel_lam"] for r in grown["table"]]
+    assert lams == sorted(lams) and len(lams) == len(high) + grown["extended"]
+    assert grown["rel_lam"] == pytest.approx(full["rel_lam"], rel=1e-3) and grown["psnr"] > kept["psnr"]
+    with pytest.raises(ValueError, match="max_extend"):
+        mri.tune_cs_lambda(op, y_val, x_val, "tv", rel_grid=high, max_extend=-1)

@@ -119,3 +119,27 @@ def test_coverage_with_a_few_samples_is_student_t():
     assert mri.calibrated_coverage(4) == pytest.approx(0.83, abs=0.01)
     with pytest.raises(ValueError, match="n_samples >= 2"):
         mri.calibrated_coverage(1)
+
+
+def test_calibrated_spearman_is_what_a_calibrated_sampler_scores():
+    """The simulated ceiling equals the rank correlation measured on real draws of the Gaussian
+    whose std the map is, for the exact std and for n = 4 samples; it grows with the spread of
+    the std over the support, and falls with fewer samples."""
+    rng, gt, std = _heteroscedastic((4, 64, 64), seed=2)
+    truth = gt + std * rng.standard_normal(gt.shape)
+    exact = mri.mean_metrics(mri.uncertainty_metrics(truth, gt, std), mri.UNCERTAINTY_KEYS)["spearman"]
+    assert mri.calibrated_spearman(gt, std) == pytest.approx(exact, abs=0.03)
+    n = 4
+    draws = gt[None] + std[None] * rng.standard_normal((n,) + gt.shape)
+    sampled = mri.mean_metrics(mri.uncertainty_metrics(truth, draws.mean(0), draws.std(0, ddof=1)),
+                               mri.UNCERTAINTY_KEYS)["spearman"]
+    ceiling = mri.calibrated_spearman(gt, std, n)
+    assert ceiling == pytest.approx(sampled, abs=0.03)
+    assert ceiling < mri.calibrated_spearman(gt, std) - 0.05         # 4 samples estimate σ less well (0.48 vs 0.57)
+    narrow = 0.01 * 10 ** (0.2 * rng.random(gt.shape))                # a fifth of a decade of spread
+    assert mri.calibrated_spearman(gt, narrow) < mri.calibrated_spearman(gt, std) - 0.2
+    assert mri.calibrated_spearman(gt, std, n) == mri.calibrated_spearman(gt, std, n)   # seeded
+    with pytest.raises(ValueError, match="n_samples >= 2"):
+        mri.calibrated_spearman(gt, std, 1)
+    with pytest.raises(ValueError, match="shape"):
+        mri.calibrated_spearman(gt, std[:, :10])

@@ -42,9 +42,9 @@ def test_tuned_cs_and_uncertainty_are_reported(prior, tmp_path, capsys):
     for name in ("cs_tv", "cs_wavelet"):
         cs = saved["methods"][name]["cs"]
         assert cs["source"] == "tuned on 3 validation slices" and cs["iters"] == 30
-        assert cs["rel_lam"] in mri.DEFAULT_REL_GRID and cs["lam"] == pytest.approx(cs["rel_lam"] * scale, rel=1e-5)
         table = cs["tuning"]["table"]
-        assert len(table) == len(mri.DEFAULT_REL_GRID) and cs["tuning"]["n_val"] == 3
+        assert cs["rel_lam"] in [r["rel_lam"] for r in table] and cs["lam"] == pytest.approx(cs["rel_lam"] * scale, rel=1e-5)
+        assert len(table) == len(mri.DEFAULT_REL_GRID) + cs["tuning"]["extended"] and cs["tuning"]["n_val"] == 3
         assert cs["tuning"]["psnr"] == max(r["psnr"] for r in table)
         assert len(cs["objective"]) == 30 and cs["objective"][-1] < cs["objective"][0]
         assert "uncertainty" not in saved["methods"][name]
@@ -52,6 +52,7 @@ def test_tuned_cs_and_uncertainty_are_reported(prior, tmp_path, capsys):
     assert set(unc["mean"]) == {"spearman", "coverage"} and len(unc["per_slice"]) == 2
     assert -1 <= unc["mean"]["spearman"] <= 1 and 0 <= unc["mean"]["coverage"] <= 1
     assert unc["calibrated_coverage"] == pytest.approx(mri.calibrated_coverage(2))
+    assert -1 <= unc["calibrated_spearman"] <= 1
     table = recon.format_table(summary["methods"])
     assert "| ρ(std, \\|err\\|) | ±2σ coverage | notes |" in table
     assert f"λ = {saved['methods']['cs_tv']['cs']['rel_lam']:.2g}·max" in table and "30 it" in table

@@ -21,7 +21,9 @@ def summarize(problem: Problem, results: dict, n_samples: int) -> dict:
     """Per method: metrics per slice and their mean, seconds, compile seconds and NFE; ``"cs"`` for
     CS baselines (λ, its source, iterations, objective); ``"uncertainty"`` for a method with a
     std map and ``n_samples >= 2`` (:func:`mri.uncertainty_metrics` of std vs |error| over the
-    object support, beside the coverage a calibrated sampler would reach with ``n_samples``)."""
+    object support, beside the coverage and the rank correlation a calibrated sampler with these
+    std maps would reach with ``n_samples``: :func:`mri.calibrated_coverage`,
+    :func:`mri.calibrated_spearman`)."""
     methods = {}
     for name, r in results.items():
         per = mri.slice_metrics(problem.gt, r["image"])
@@ -33,7 +35,10 @@ def summarize(problem: Problem, results: dict, n_samples: int) -> dict:
             unc = mri.uncertainty_metrics(problem.gt, r["image"], r["std"], SUPPORT_FRACTION)
             entry["uncertainty"] = dict(mean=mri.mean_metrics(unc, mri.UNCERTAINTY_KEYS), per_slice=unc,
                                         support=f"ground truth > {SUPPORT_FRACTION:g} x the volume's max", k=2.0,
-                                        calibrated_coverage=mri.calibrated_coverage(n_samples), n_samples=n_samples)
+                                        calibrated_coverage=mri.calibrated_coverage(n_samples),
+                                        calibrated_spearman=mri.calibrated_spearman(problem.gt, r["std"], n_samples,
+                                                                                    SUPPORT_FRACTION),
+                                        n_samples=n_samples)
         methods[name] = entry
     return methods
 
@@ -78,12 +83,16 @@ def _write(out_dir: str, problem: Problem, results: dict, method: str, meta: dic
 def _notes(r: dict) -> str:
     if "cs" in r:
         cs = r["cs"]
-        edge = ", at the grid's edge" if (cs.get("tuning") or {}).get("at_edge") else ""
+        tuning = cs.get("tuning") or {}
+        edge = ", at the grid's edge" if tuning.get("at_edge") else ""
+        if tuning.get("extended"):
+            edge += f", grid grown by {tuning['extended']}"
         return (f"λ = {cs['rel_lam']:.2g}·max\\|Aᴴy\\| ({cs['source']}{edge}), {cs['iters']} it, "
                 f"last ΔF/F {cs['objective_rel_change']:.0e}")
     if "uncertainty" in r:
         u = r["uncertainty"]
-        return f"calibrated ±2σ coverage {u['calibrated_coverage']:.2f} (n = {u['n_samples']})"
+        return (f"calibrated sampler with these std maps: ±2σ coverage {u['calibrated_coverage']:.2f}, "
+                f"ρ {u['calibrated_spearman']:.2f} (n = {u['n_samples']})")
     return ""
 
 
