@@ -26,7 +26,7 @@ from mri.phantom import phantom
 from mri.wavelets import daubechies_filter, haar2d, haar_levels, ihaar2d, swt2, swt2_adjoint, swt_weights, wavedec2, waverec2
 from mri.recon import (CS_METHODS, Sparsifier, cs_objective, cs_reconstruct, finite_diff, finite_diff_adjoint,
                        lambda_scale, operator_norm_sq, soft_threshold, tv_sparsifier, wavelet_sparsifier, zero_filled)
-from mri.tuning import DEFAULT_REL_GRID, tune_cs_lambda
+from mri.tuning import DEFAULT_REL_GRID, grid_search, tune_cs_lambda
 
 __all__ = [
     "as_complex", "fft2c", "ifft2c", "fft2c_np", "ifft2c_np", "crop_center", "square_kspace", "MASK_KINDS", "make_mask", "mask_acceleration", "LinearOperator",
@@ -37,5 +37,5 @@ __all__ = [
     "CS_METHODS", "Sparsifier", "cs_objective", "cs_reconstruct", "finite_diff", "finite_diff_adjoint", "lambda_scale",
     "operator_norm_sq", "soft_threshold", "tv_sparsifier", "wavelet_sparsifier", "zero_filled",
     "daubechies_filter", "haar2d", "haar_levels", "ihaar2d", "swt2", "swt2_adjoint", "swt_weights", "wavedec2",
-    "waverec2", "DEFAULT_REL_GRID", "tune_cs_lambda",
+    "waverec2", "DEFAULT_REL_GRID", "grid_search", "tune_cs_lambda",
 ]

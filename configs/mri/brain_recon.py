@@ -16,6 +16,7 @@ Results land in ``runs/brain/recon/<method>_<mask><acc>x/``. Other settings from
     --config.recon.fastmri_path=/data/file1000001.h5                  # real k-space, retrospectively undersampled
     --config.recon.cs_method=tv,wavelet,wavelet_db4                   # several CS baselines, each λ tuned
     --config.recon.cs_tune=False --config.recon.cs_lam=0.005          # a fixed λ instead of the tuned one
+    --config.recon.noise_std=0.01 --config.recon.tune_gamma=False     # dds: noise-derived weight, not the tuned one
     python bench/bench_mri.py --workdir runs/brain                    # 4x / 8x equispaced, 8x Poisson table
 
 The prior is trained on magnitude images in [0, 1] (``data.centered=False``: the forward model
@@ -102,6 +103,7 @@ def get_config() -> ml_collections.ConfigDict:
     recon.cs_lam = 0.0                  # > 0: this λ; 0: tuned (cs_tune) or 0.01 max|A^H y|
     recon.cs_tune = True                # λ from a grid search on validation slices of the training split
     recon.cs_val_slices = 8             # ... this many (never test slices)
+    recon.tune_gamma = True             # noisy data: dds's data-consistency weight from the same slices
     recon.seed = 0
     recon.name = ""                     # output folder under <workdir>/recon/; "" -> <method>_<mask><acc>x
     recon.figures = True

@@ -34,7 +34,7 @@ from run import builders
 from run.context import load_ema, start_run
 from run.files import check_new
 from run.recon.gaussian_prior import fit_gaussian_prior
-from run.recon.methods import run_baselines, run_cs, run_posterior
+from run.recon.methods import choose_gamma, run_baselines, run_cs, run_posterior
 from run.recon.output import format_table, summarize, write_outputs
 from run.recon.problem import Problem, build_problem
 from run.recon.settings import (ReconConfigError, ReconSettings, as_settings, parse_complex_prior, parse_recon,
@@ -93,6 +93,6 @@ def reconstruct(config, workdir: str, overwrite: bool = False) -> dict:
     return summary
 
 
-__all__ = ["Problem", "ReconConfigError", "ReconSettings", "build_problem", "choose_lambda", "fit_gaussian_prior",
+__all__ = ["Problem", "ReconConfigError", "ReconSettings", "build_problem", "choose_gamma", "choose_lambda", "fit_gaussian_prior",
            "format_table", "parse_complex_prior", "parse_recon", "reconstruct", "reconstruct_with", "run_baselines",
            "run_cs", "run_name", "run_posterior", "summarize", "validate_recon", "validation_data", "write_outputs"]

@@ -31,6 +31,8 @@ def summarize(problem: Problem, results: dict, n_samples: int) -> dict:
                      compile_seconds=r["compile_seconds"], nfe=r["nfe"])
         if "cs" in r:
             entry["cs"] = r["cs"]
+        if "gamma" in r:
+            entry["gamma"] = r["gamma"]
         if "std" in r and n_samples >= 2:
             unc = mri.uncertainty_metrics(problem.gt, r["image"], r["std"], SUPPORT_FRACTION)
             entry["uncertainty"] = dict(mean=mri.mean_metrics(unc, mri.UNCERTAINTY_KEYS), per_slice=unc,
@@ -89,11 +91,16 @@ def _notes(r: dict) -> str:
             edge += f", grid grown by {tuning['extended']}"
         return (f"λ = {cs['rel_lam']:.2g}·max\\|Aᴴy\\| ({cs['source']}{edge}), {cs['iters']} it, "
                 f"last ΔF/F {cs['objective_rel_change']:.0e}")
+    notes = []
+    if "gamma" in r:
+        g = r["gamma"]
+        edge = ", at the grid's edge" if g["tuning"]["at_edge"] else ""
+        notes.append(f"γ = {g['gamma']:.2g} ({g['source']}{edge})")
     if "uncertainty" in r:
         u = r["uncertainty"]
-        return (f"calibrated sampler with these std maps: ±2σ coverage {u['calibrated_coverage']:.2f}, "
-                f"ρ {u['calibrated_spearman']:.2f} (n = {u['n_samples']})")
-    return ""
+        notes.append(f"calibrated sampler with these std maps: ±2σ coverage {u['calibrated_coverage']:.2f}, "
+                     f"ρ {u['calibrated_spearman']:.2f} (n = {u['n_samples']})")
+    return "; ".join(notes)
 
 
 def format_table(methods: dict, caption: str = "") -> str:

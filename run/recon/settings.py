@@ -76,6 +76,7 @@ class ReconSettings:
     data: Any                      # config.data (dataset, centering) for the images and the scaler
     cs_tune: bool = False          # choose CS λ on validation slices of the training split
     cs_val_slices: int = 8         # how many
+    tune_gamma: bool = False       # noisy data: the posterior method's ``gamma`` from the same validation slices
 
     @property
     def cs_methods(self) -> tuple[str, ...]:
@@ -147,7 +148,7 @@ def parse_recon(config) -> ReconSettings:
         noise_std=float(rc.noise_std), cs_method=rc.cs_method, cs_lam=float(rc.get("cs_lam", 0.0)) or None,
         cs_iters=int(rc.cs_iters), seed=int(rc.seed), name=run_name(rc), figures=bool(rc.get("figures", True)),
         image_size=int(config.data.image_size), data=config.data, cs_tune=bool(rc.get("cs_tune", False)),
-        cs_val_slices=int(rc.get("cs_val_slices", 8)))
+        cs_val_slices=int(rc.get("cs_val_slices", 8)), tune_gamma=bool(rc.get("tune_gamma", False)))
     prior = settings.prior_for(bool(settings.fastmri_path))
     if coil_by_coil and not (settings.multicoil or settings.fastmri_path):
         raise ReconConfigError("recon.options.multicoil='coil_by_coil' needs multi-coil data (recon.multicoil=True "
