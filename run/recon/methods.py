@@ -64,8 +64,12 @@ def choose_gamma(problem: Problem, sde, score_fn: Callable, s: ReconSettings, va
     """The ``gamma`` (Tikhonov weight of the prior's estimate in the data-consistency step) of a
     posterior method that has one, chosen like CS λ: on the validation slices of
     :func:`~run.recon.validation.validation_data` (training split, the test problem's operator
-    and noise level, their own noise draw), by the mean PSNR of one posterior sample each, over
-    ``GAMMA_GRID`` (grown past a winning end, ``mri.grid_search``).
+    and noise level, their own noise draw), by the mean PSNR of the reconstruction the test
+    slices get (the mean of ``n_samples`` posterior samples), over ``GAMMA_GRID`` (grown past a
+    winning end, ``mri.grid_search``). Why the same n: averaging removes the samples' spread, so
+    the mean of 4 prefers more weight on the prior than one sample does (measured, 8 coils,
+    noise 0.01, equispaced 8x: one-sample tuning chose 0.1, and its test PSNR fell below the
+    untuned default's).
 
     Only with ``recon.tune_gamma``, noisy data (``noise_std > 0``: noiseless data is projected
     exactly) and no ``gamma`` given in the method's options; else None. Returns
@@ -80,8 +84,8 @@ def choose_gamma(problem: Problem, sde, score_fn: Callable, s: ReconSettings, va
                   complex_data=problem.complex_data, source="validation", slice_ids=list(range(len(gt_val))))
 
     def score(gamma: float) -> dict:
-        one = dataclasses.replace(s, n_samples=1, options={**s.options, "gamma": gamma})
-        return mri.mean_metrics(mri.slice_metrics(gt_val, run_posterior(val, sde, score_fn, one)["image"]))
+        trial = dataclasses.replace(s, options={**s.options, "gamma": gamma})
+        return mri.mean_metrics(mri.slice_metrics(gt_val, run_posterior(val, sde, score_fn, trial)["image"]))
 
     best = mri.grid_search(score, GAMMA_GRID, max_extend=4)
     table = [dict(gamma=r.pop("value"), **r) for r in best["table"]]
