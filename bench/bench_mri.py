@@ -145,11 +145,13 @@ def main(argv=None) -> None:
     for kind, acc, centre in SETTINGS:
         s = _settings(args, args.config, methods[0], kind, acc, centre)
         problem = recon.build_problem(s)
-        results = recon.run_baselines(problem, s)
+        validation = recon.validation_data(problem, s)   # the same slices tune CS λ and dds's gamma
+        results = recon.run_baselines(problem, s, validation)
         tuning = {k: r["cs"]["tuning"]["seconds"] for k, r in results.items() if "cs" in r}
         for method in methods:
             results[method] = recon.run_posterior(problem, sde, score_fn,
-                                                  _settings(args, args.config, method, kind, acc, centre))
+                                                  _settings(args, args.config, method, kind, acc, centre),
+                                                  validation=validation)
         summary = recon.summarize(problem, results, args.n_samples)
         print(recon.format_table(summary, f"{kind} {acc:g}x, centre fraction {centre:g}"))
         print("\nλ tuning: " + ", ".join(f"{k} {v:.1f} s" for k, v in tuning.items())

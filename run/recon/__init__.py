@@ -34,7 +34,7 @@ from run import builders
 from run.context import load_ema, start_run
 from run.files import check_new
 from run.recon.gaussian_prior import fit_gaussian_prior
-from run.recon.methods import choose_gamma, run_baselines, run_cs, run_posterior
+from run.recon.methods import choose_gamma, needs_validation, run_baselines, run_cs, run_posterior
 from run.recon.output import format_table, summarize, write_outputs
 from run.recon.problem import Problem, build_problem
 from run.recon.settings import (ReconConfigError, ReconSettings, as_settings, parse_complex_prior, parse_recon,
@@ -56,8 +56,9 @@ def reconstruct_with(config, sde, score_fn: Callable, out_dir: str | None = None
     if out_dir is not None:
         check_new(out_dir, overwrite)   # before any compute
     problem = build_problem(s)
-    results = run_baselines(problem, s)
-    results[s.method] = run_posterior(problem, sde, score_fn, s)
+    validation = validation_data(problem, s) if needs_validation(s) else None   # one draw for CS λ and gamma
+    results = run_baselines(problem, s, validation)
+    results[s.method] = run_posterior(problem, sde, score_fn, s, validation=validation)
     if out_dir is None:
         return summarize(problem, results, s.n_samples)
     ops = problem.operator   # one operator, or one per slice (multi-coil fastMRI files)

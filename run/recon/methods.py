@@ -60,6 +60,11 @@ def run_compiled(fn: Callable, calls: list[tuple]) -> tuple[list, float, float]:
 GAMMA_GRID: tuple[float, ...] = (0.03, 0.1, 0.3, 1.0, 3.0, 10.0)
 
 
+def _tunes_gamma(s: ReconSettings) -> bool:
+    return (s.tune_gamma and s.noise_std > 0 and "gamma" in samplers.posterior_options(s.method)
+            and "gamma" not in s.options)
+
+
 def choose_gamma(problem: Problem, sde, score_fn: Callable, s: ReconSettings, validation=None) -> dict | None:
     """The ``gamma`` (Tikhonov weight of the prior's estimate in the data-consistency step) of a
     posterior method that has one, chosen like CS λ: on the validation slices of
@@ -75,8 +80,7 @@ def choose_gamma(problem: Problem, sde, score_fn: Callable, s: ReconSettings, va
     exactly) and no ``gamma`` given in the method's options; else None. Returns
     ``{"gamma", "source", "tuning"}``.
     """
-    if not (s.tune_gamma and s.noise_std > 0 and "gamma" in samplers.posterior_options(s.method)
-            and "gamma" not in s.options):
+    if not _tunes_gamma(s):
         return None
     t0 = time.perf_counter()
     y_val, gt_val = validation_data(problem, s) if validation is None else validation
@@ -154,14 +158,20 @@ def run_cs(problem: Problem, s: ReconSettings, method: str, validation=None) -> 
                         objective_rel_change=float(change), **lam))
 
 
-def run_baselines(problem: Problem, s: ReconSettings) -> dict:
+def needs_validation(s: ReconSettings) -> bool:
+    """Whether CS λ or the posterior's ``gamma`` is tuned on validation slices."""
+    return (s.cs_tune and s.cs_lam is None) or _tunes_gamma(s)
+
+
+def run_baselines(problem: Problem, s: ReconSettings, validation=None) -> dict:
     """Zero-filled ``|A^H y|`` and each compressed-sensing method of ``cs_method`` (as ``cs_<name>``),
-    magnitudes ``[S, H, W]``."""
+    magnitudes ``[S, H, W]``. ``validation``: :func:`validation_data`, if already computed."""
     calls = [(problem.y[start:stop], op) for start, stop, op in blocks(problem, len(problem.gt))]
     images, run, comp = run_compiled(lambda y, op: mri.zero_filled(op, y), calls)
     out = {"zero_filled": dict(image=np.concatenate([np.asarray(i) for i in images]), seconds=run,
                                compile_seconds=comp, nfe=0)}
-    validation = validation_data(problem, s) if s.cs_tune and s.cs_lam is None else None
+    if validation is None and s.cs_tune and s.cs_lam is None:
+        validation = validation_data(problem, s)
     for method in s.cs_methods:
         out["cs_" + method] = run_cs(problem, s, method, validation)
     return out
