@@ -73,8 +73,8 @@ def choose_gamma(problem: Problem, sde, score_fn: Callable, s: ReconSettings, va
     slices get (the mean of ``n_samples`` posterior samples), over ``GAMMA_GRID`` (grown past a
     winning end, ``mri.grid_search``). Why the same n: averaging removes the samples' spread, so
     the mean of 4 prefers more weight on the prior than one sample does (measured, 8 coils,
-    noise 0.01, equispaced 8x: one-sample tuning chose 0.1, and its test PSNR fell below the
-    untuned default's).
+    noise 0.01, equispaced 4x: one-sample tuning chose 0.3, test 34.7 dB / SSIM 0.70; the
+    4-sample mean chose 1, 35.1 dB / SSIM 0.87).
 
     Only with ``recon.tune_gamma``, noisy data (``noise_std > 0``: noiseless data is projected
     exactly) and no ``gamma`` given in the method's options; else None. Returns
