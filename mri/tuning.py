@@ -73,15 +73,9 @@ def tune_cs_lambda(op, y, gt, method: str = "tv", rel_grid=DEFAULT_REL_GRID, n_i
     mean validation PSNR, whether it still lies on the (grown) grid's edge, how many values were
     added, and one row per grid value in increasing λ (``rel_lam``, ``nmse``, ``psnr``, ``ssim``).
     """
-    try:
-        grid = sorted(float(v) for v in rel_grid)
-    except TypeError:
-        grid = []
-    if not grid or grid[0] <= 0:
-        raise ValueError(f"rel_grid must hold positive values; got {rel_grid!r}")
     run = jax.jit(lambda rel, y: jnp.abs(cs_reconstruct(op, y, method, n_iter=n_iter, levels=levels, rel_lam=rel)))
     gt = np.asarray(gt)
     out = grid_search(lambda rel: mean_metrics(slice_metrics(gt, np.asarray(run(jnp.float32(rel), y)))),
-                      grid, max_extend)
+                      rel_grid, max_extend)   # grid_search checks the grid
     table = [dict(rel_lam=r.pop("value"), **r) for r in out["table"]]
     return dict(rel_lam=out["value"], psnr=out["psnr"], at_edge=out["at_edge"], extended=out["extended"], table=table)
