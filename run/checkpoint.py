@@ -99,10 +99,25 @@ def _orbax_coroutine(text: str) -> bool:
     return "orbax" in text and "coro" in text
 
 
+def _raised_in_orbax(exc_info) -> bool:
+    tb = exc_info[2] if exc_info else None
+    while tb is not None:
+        if "orbax" in tb.tb_frame.f_code.co_filename:
+            return True
+        tb = tb.tb_next
+    return False
+
+
 class _DropAbandonedTasks(logging.Filter):
+    """asyncio's "<Task | _GatheringFuture | Future> exception was never retrieved" for Orbax's
+    abandoned reads: named by the coroutine in the message (tasks) or by where the exception was
+    raised (a gather's future names no coroutine: seen when a rerun resumed training under load)."""
+
     def filter(self, record):
-        return not (record.getMessage().startswith("Task exception was never retrieved")
-                    and _orbax_coroutine(record.getMessage()))
+        msg = record.getMessage()
+        if not msg.split("\n", 1)[0].endswith("exception was never retrieved"):
+            return True
+        return not (_orbax_coroutine(msg) or _raised_in_orbax(record.exc_info))
 
 
 _task_filter = _DropAbandonedTasks()
@@ -119,8 +134,8 @@ def _quiet_abandoned_reads() -> None:
     stops at the first error and its event loop is closed). At moments nobody chooses they then
     print tracebacks to stderr: TensorStore finishing a read calls back into the closed loop
     ("Event loop is closed"), collected coroutines raise on close (Orbax turns GeneratorExit
-    into an Exception) or were "never awaited", and asyncio reports "Task exception was never
-    retrieved". Exactly these are dropped (the one-line report of the damaged step says what went
+    into an Exception) or were "never awaited", and asyncio reports "Task (or _GatheringFuture)
+    exception was never retrieved". Exactly these are dropped (the one-line report of the damaged step says what went
     wrong); any other unraisable exception, log record or warning passes as before.
 
     Called before every restore, not after one fails: the debris can appear while the failed
