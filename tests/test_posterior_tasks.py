@@ -59,6 +59,25 @@ def test_sense_data_consistency_converges_with_cg_iterations():
     assert errs[1] < 1e-3 and errs[1] < 0.1 * errs[0], errs
 
 
+def test_dds_final_solve_makes_the_output_consistent_without_more_nfe():
+    """dds's output is its last correction: a few CG steps on SENSE leave data unused, a long
+    final solve (``final_cg_iters``) makes the output consistent at the same NFE."""
+    mask = column_mask(N, [0, 2, 3, 4, 5, 6])
+    op = mri.MulticoilOperator(mask, mri.birdcage_maps((4, N, N)))
+    y = op.forward(_image(False))
+    sde = sde_lib.VPSDE(0.1, 20.0, 100)
+    errs = []
+    for final in (None, 60):
+        x, nfe = samplers.posterior_sample(jax.random.PRNGKey(0), sde, _prior(False, sde), op, y, method="dds",
+                                           num_steps=10, cg_iters=2, final_cg_iters=final)
+        assert int(nfe) == 10
+        errs.append(float(np.abs(np.asarray(op.forward(x[..., 0]) - y)).max() / np.abs(np.asarray(y)).max()))
+    assert errs[1] < 1e-3 and errs[1] < 0.1 * errs[0], errs
+    with pytest.raises(ValueError, match="final_cg_iters"):
+        samplers.posterior_sample(jax.random.PRNGKey(0), sde, _prior(False, sde), op, y, method="dds",
+                                  num_steps=10, final_cg_iters=0)
+
+
 @pytest.mark.parametrize("complex_prior", [True, "split"])
 def test_coil_by_coil_is_the_root_sum_of_squares_of_consistent_coil_images(complex_prior):
     """Fully sampled k-space leaves nothing to the prior: every coil image must equal S_c x, and

@@ -82,7 +82,10 @@ def get_config() -> ml_collections.ConfigDict:
         num_steps=0, predictor="reverse_diffusion", corrector="langevin", snr=0.16, n_steps=1,
         lam=1.0, dc_iters=5))               # lam: Song et al.'s λ
     recon.dps = ml_collections.ConfigDict(dict(num_steps=1000, zeta=1.0, eta=1.0))
-    recon.dds = ml_collections.ConfigDict(dict(num_steps=50, eta=1.0, cg_iters=5, clip_x0=1.5))  # eta 1 + clip: trained priors
+    # eta 1 + clip: trained priors. final_cg_iters: the output's data-consistency solve; measured on
+    # the shipped 128 px prior, 8 noiseless coils, Poisson 8x, 2 slices: 5 / 30 / 100 / 300 CG steps
+    # 54.7 / 58.9 / 62.5 / 66.2 dB, whole run 23 / 22 / 25 / 28 s (single coil: CG is exact in 3 steps).
+    recon.dds = ml_collections.ConfigDict(dict(num_steps=50, eta=1.0, cg_iters=5, final_cg_iters=300, clip_x0=1.5))
     recon.mmps = ml_collections.ConfigDict(dict(num_steps=200, predictor="euler_maruyama", corrector="none",
                                                 cg_iters=5))
     recon.options = ml_collections.ConfigDict()   # extra options on top (Python use)
