@@ -105,3 +105,20 @@ def test_any_object_with_forward_and_adjoint_works():
     np.testing.assert_allclose(np.asarray(x[:, ::2]), 0.7, atol=1e-5)
     with pytest.raises(TypeError, match="forward and adjoint"):
         samplers.posterior_sample(jax.random.PRNGKey(3), SDE, score, object(), y)
+
+
+def test_dds_gamma_floor_adds_to_the_noise_derived_weight():
+    score = PRIOR.score_fn(SDE)
+
+    def run(**opts):
+        return np.asarray(samplers.posterior_sample(jax.random.PRNGKey(0), SDE, score, OP, Y, method="dds",
+                                                    num_steps=6, **opts)[0])
+
+    # noiseless: the derived weight is 0, so the floor is the whole weight, at every step
+    np.testing.assert_allclose(run(gamma_floor=0.5), run(gamma=0.5), atol=1e-6)
+    assert np.abs(run(gamma_floor=0.5) - run()).max() > 1e-3
+    # noisy: floor + (alpha s / sigma_t)², which neither a constant nor the schedule alone gives
+    noisy = run(noise_std=0.3, gamma_floor=0.5)
+    assert min(np.abs(noisy - run(noise_std=0.3)).max(), np.abs(noisy - run(gamma=0.5)).max()) > 1e-3
+    with pytest.raises(ValueError, match="gamma_floor.*give one of them"):
+        run(gamma=0.5, gamma_floor=0.1)

@@ -79,11 +79,12 @@ def test_cs_config_errors(override, match):
 
 
 def test_dds_weight_is_tuned_on_validation_slices_for_noisy_data(prior):
-    """recon.tune_gamma with noisy data: dds's data-consistency weight is the best of the grid by
-    the mean PSNR of the n-sample mean per validation slice (training split, test setting); re-running
-    two grid values by hand gives the table's PSNRs; the weight matters (the table is not flat)."""
+    """recon.tune_gamma with noisy data: dds's data-consistency weight (the floor under its
+    noise-derived weight) is the best of the grid by the mean PSNR of the n-sample mean per
+    validation slice (training split, test setting); re-running two grid values by hand gives the
+    table's PSNRs; the weight matters (the table is not flat)."""
     import dataclasses
-    from run.recon.methods import GAMMA_GRID
+    from run.recon.methods import GAMMA_FLOOR_GRID
     from run.recon.problem import Problem
     sde, score_fn = prior
     config = _config(method="dds", noise_std=0.05, cs_val_slices=3, tune_gamma=True)
@@ -95,23 +96,23 @@ def test_dds_weight_is_tuned_on_validation_slices_for_noisy_data(prior):
     g = res["gamma"]
     table = g["tuning"]["table"]
     assert g["source"] == "tuned on 3 validation slices" and g["tuning"]["n_val"] == 3
-    assert len(table) == len(GAMMA_GRID) + g["tuning"]["extended"]
+    assert g["option"] == "gamma_floor" and len(table) == len(GAMMA_FLOOR_GRID) + g["tuning"]["extended"]
     psnrs = [r["psnr"] for r in table]
-    assert g["gamma"] == table[int(np.argmax(psnrs))]["gamma"] and max(psnrs) - min(psnrs) > 0.1
+    assert g["value"] == table[int(np.argmax(psnrs))]["value"] and max(psnrs) - min(psnrs) > 0.1
     vp = Problem(gt=val[1], y=val[0], operator=problem.operator, mask=problem.mask, complex_data=False,
                  source="validation", slice_ids=[0, 1, 2])
     for row in (table[0], table[int(np.argmax(psnrs))]):
-        trial = dataclasses.replace(s, options={**s.options, "gamma": row["gamma"]})
+        trial = dataclasses.replace(s, options={**s.options, "gamma_floor": row["value"]})
         again = mri.mean_metrics(mri.slice_metrics(val[1], recon.run_posterior(vp, sde, score_fn, trial)["image"]))
         assert again["psnr"] == pytest.approx(row["psnr"], abs=1e-3)
     # the test slices ran with the chosen weight: the same as passing it by hand
-    fixed = dataclasses.replace(s, options={**s.options, "gamma": g["gamma"]})
+    fixed = dataclasses.replace(s, options={**s.options, "gamma_floor": g["value"]})
     by_hand = recon.run_posterior(problem, sde, score_fn, fixed)
     assert "gamma" not in by_hand
     np.testing.assert_allclose(by_hand["image"], res["image"], atol=1e-5)
     summary = recon.summarize(problem, {"dds": res}, s.n_samples)
-    assert summary["dds"]["gamma"]["gamma"] == g["gamma"]
-    assert f"γ = {g['gamma']:.2g} (tuned on 3 validation slices" in recon.format_table(summary)
+    assert summary["dds"]["gamma"]["value"] == g["value"]
+    assert f"γ floor = {g['value']:.2g} (tuned on 3 validation slices" in recon.format_table(summary)
     # not tuned: noiseless data, tune_gamma off, or a method without a weight
     for overrides in (dict(noise_std=0.0), dict(tune_gamma=False)):
         c = _config(method="dds", cs_val_slices=3, **{"noise_std": 0.05, "tune_gamma": True, **overrides})
@@ -120,3 +121,6 @@ def test_dds_weight_is_tuned_on_validation_slices_for_noisy_data(prior):
         assert recon.choose_gamma(recon.build_problem(st), sde, score_fn, st) is None
     st = recon.parse_recon(_config(method="score_mri", noise_std=0.05, tune_gamma=True))
     assert recon.choose_gamma(problem, sde, score_fn, st) is None
+    for given in ({"gamma": 1.0}, {"gamma_floor": 0.1}):   # the user's own weight is kept
+        st = recon.parse_recon(_config(method="dds", noise_std=0.05, tune_gamma=True, options=given))
+        assert recon.choose_gamma(problem, sde, score_fn, st) is None

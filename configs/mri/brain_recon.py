@@ -16,7 +16,7 @@ Results land in ``runs/brain/recon/<method>_<mask><acc>x/``. Other settings from
     --config.recon.fastmri_path=/data/file1000001.h5                  # real k-space, retrospectively undersampled
     --config.recon.cs_method=tv,wavelet,wavelet_db4                   # several CS baselines, each λ tuned
     --config.recon.cs_tune=False --config.recon.cs_lam=0.005          # a fixed λ instead of the tuned one
-    --config.recon.noise_std=0.01 --config.recon.tune_gamma=False     # dds: noise-derived weight, not the tuned one
+    --config.recon.noise_std=0.01 --config.recon.tune_gamma=False     # dds: noise-derived weight, no tuned floor
     python bench/bench_mri.py --workdir runs/brain                    # 4x / 8x equispaced, 8x Poisson table
 
 The prior is trained on magnitude images in [0, 1] (``data.centered=False``: the forward model

@@ -54,31 +54,36 @@ def run_compiled(fn: Callable, calls: list[tuple]) -> tuple[list, float, float]:
     return outs, run_s, compile_s
 
 
-# The data-consistency weight's grid (half decades, grown past a winning end). Measured on the
-# shipped 128 px prior, 8 coils, Poisson 8x: the best dds weight was ~0.3 at k-space noise 0.003,
-# ~1 at 0.01 and ~3 at 0.03, while the noise-derived default (alpha s / sigma_t)^2 lost 3-5 dB.
-GAMMA_GRID: tuple[float, ...] = (0.03, 0.1, 0.3, 1.0, 3.0, 10.0)
+# The data-consistency weight: the noise-derived schedule (alpha s / sigma_t)² plus a constant floor
+# (dds's ``gamma_floor``), the floor tuned on a half-decade grid grown past a winning end. Why a
+# floor and not a constant: measured on the shipped 128 px prior, 8 coils, noise 0.01, 2 test
+# slices, 4 samples: equispaced 8x default 30.06 dB, floor 0.1 30.16, best constant (0.1) 28.78;
+# Poisson 8x default 33.08, floor 0.3 38.58, best constant (1) 37.69; a small floor is the
+# default itself, so the family contains both ends (a constant alone lost 1.2 dB to the default).
+GAMMA_FLOOR_GRID: tuple[float, ...] = (0.01, 0.03, 0.1, 0.3, 1.0, 3.0)
+TUNED_WEIGHT = "gamma_floor"
 
 
 def _tunes_gamma(s: ReconSettings) -> bool:
-    return (s.tune_gamma and s.noise_std > 0 and "gamma" in samplers.posterior_options(s.method)
-            and "gamma" not in s.options)
+    options = samplers.posterior_options(s.method)
+    return (s.tune_gamma and s.noise_std > 0 and TUNED_WEIGHT in options
+            and not {"gamma", TUNED_WEIGHT} & set(s.options))
 
 
 def choose_gamma(problem: Problem, sde, score_fn: Callable, s: ReconSettings, validation=None) -> dict | None:
-    """The ``gamma`` (Tikhonov weight of the prior's estimate in the data-consistency step) of a
-    posterior method that has one, chosen like CS λ: on the validation slices of
+    """The data-consistency weight of a posterior method that has one (dds: ``gamma_floor``, the
+    floor under its noise-derived weight), chosen like CS λ: on the validation slices of
     :func:`~run.recon.validation.validation_data` (training split, the test problem's operator
     and noise level, their own noise draw), by the mean PSNR of the reconstruction the test
-    slices get (the mean of ``n_samples`` posterior samples), over ``GAMMA_GRID`` (grown past a
-    winning end, ``mri.grid_search``). Why the same n: averaging removes the samples' spread, so
-    the mean of 4 prefers more weight on the prior than one sample does (measured, 8 coils,
-    noise 0.01, equispaced 4x: one-sample tuning chose 0.3, test 34.7 dB / SSIM 0.70; the
-    4-sample mean chose 1, 35.1 dB / SSIM 0.87).
+    slices get (the mean of ``n_samples`` posterior samples), over ``GAMMA_FLOOR_GRID`` (grown
+    past a winning end, ``mri.grid_search``). Why the same n: averaging removes the samples'
+    spread, so the mean of 4 prefers more weight on the prior than one sample does (measured, 8
+    coils, noise 0.01, equispaced 4x, constant weights: one-sample tuning chose 0.3, test 34.7 dB /
+    SSIM 0.70; the 4-sample mean chose 1, 35.1 dB / SSIM 0.87).
 
     Only with ``recon.tune_gamma``, noisy data (``noise_std > 0``: noiseless data is projected
-    exactly) and no ``gamma`` given in the method's options; else None. Returns
-    ``{"gamma", "source", "tuning"}``.
+    exactly) and neither ``gamma`` nor ``gamma_floor`` given in the method's options; else None.
+    Returns ``{"option", "value", "source", "tuning"}``.
     """
     if not _tunes_gamma(s):
         return None
@@ -87,15 +92,15 @@ def choose_gamma(problem: Problem, sde, score_fn: Callable, s: ReconSettings, va
     val = Problem(gt=gt_val, y=y_val, operator=reference_operator(problem), mask=problem.mask,
                   complex_data=problem.complex_data, source="validation", slice_ids=list(range(len(gt_val))))
 
-    def score(gamma: float) -> dict:
-        trial = dataclasses.replace(s, options={**s.options, "gamma": gamma})
+    def score(value: float) -> dict:
+        trial = dataclasses.replace(s, options={**s.options, TUNED_WEIGHT: value})
         return mri.mean_metrics(mri.slice_metrics(gt_val, run_posterior(val, sde, score_fn, trial)["image"]))
 
-    best = mri.grid_search(score, GAMMA_GRID, max_extend=4)
-    table = [dict(gamma=r.pop("value"), **r) for r in best["table"]]
-    tuning = dict(psnr=best["psnr"], at_edge=best["at_edge"], extended=best["extended"], table=table,
+    best = mri.grid_search(score, GAMMA_FLOOR_GRID, max_extend=4)
+    tuning = dict(psnr=best["psnr"], at_edge=best["at_edge"], extended=best["extended"], table=best["table"],
                   n_val=int(len(gt_val)), seconds=time.perf_counter() - t0)
-    return dict(gamma=best["value"], source=f"tuned on {len(gt_val)} validation slices", tuning=tuning)
+    return dict(option=TUNED_WEIGHT, value=best["value"], source=f"tuned on {len(gt_val)} validation slices",
+                tuning=tuning)
 
 
 def run_posterior(problem: Problem, sde, score_fn: Callable, s: ReconSettings, rng: jax.Array | None = None,
@@ -104,7 +109,7 @@ def run_posterior(problem: Problem, sde, score_fn: Callable, s: ReconSettings, r
     ``"gamma"``: the record of :func:`choose_gamma` when it chose the method's weight."""
     tuned = choose_gamma(problem, sde, score_fn, s, validation)
     if tuned is not None:
-        s = dataclasses.replace(s, options={**s.options, "gamma": tuned["gamma"]})
+        s = dataclasses.replace(s, options={**s.options, tuned["option"]: tuned["value"]})
     a, b = _affine(s.data)
     complex_prior = s.prior_for(problem.complex_data)
     opts = dict(s.options)

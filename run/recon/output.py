@@ -95,7 +95,8 @@ def _notes(r: dict) -> str:
     if "gamma" in r:
         g = r["gamma"]
         edge = ", at the grid's edge" if g["tuning"]["at_edge"] else ""
-        notes.append(f"γ = {g['gamma']:.2g} ({g['source']}{edge})")
+        name = "γ floor" if g["option"] == "gamma_floor" else "γ"
+        notes.append(f"{name} = {g['value']:.2g} ({g['source']}{edge})")
     if "uncertainty" in r:
         u = r["uncertainty"]
         notes.append(f"calibrated sampler with these std maps: ±2σ coverage {u['calibrated_coverage']:.2f}, "

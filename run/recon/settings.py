@@ -76,7 +76,7 @@ class ReconSettings:
     data: Any                      # config.data (dataset, centering) for the images and the scaler
     cs_tune: bool = False          # choose CS λ on validation slices of the training split
     cs_val_slices: int = 8         # how many
-    tune_gamma: bool = False       # noisy data: the posterior method's ``gamma`` from the same validation slices
+    tune_gamma: bool = False       # noisy data: the posterior method's weight (dds: ``gamma_floor``) from the same validation slices
 
     @property
     def cs_methods(self) -> tuple[str, ...]:

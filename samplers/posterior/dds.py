@@ -19,7 +19,8 @@ from samplers.schedules import check_float, draw_prior, step_times
 
 def dds(rng, sde: SDE, score_fn, view: PriorView, y, *, num_steps: int = 50, eta: float = 0.15,
         cg_iters: int = 5, final_cg_iters: int | None = None, noise_std: float = 0.0,
-        gamma: float | None = None, schedule: str = "logsnr", eps: float = 1e-3, clip_x0: float = 0.0):
+        gamma: float | None = None, gamma_floor: float = 0.0, schedule: str = "logsnr", eps: float = 1e-3,
+        clip_x0: float = 0.0):
     """Decomposed diffusion sampling: at each of ``num_steps`` times (T down to ``eps``):
     x̂0 = Tweedie(x_t); ``cg_iters`` CG steps on ``(Ã^T Ã + gamma) x = Ã^T y + gamma x̂0`` from
     x̂0 (gamma = 0: the nearest consistent image in the Krylov space, exactly consistent once
@@ -33,6 +34,10 @@ def dds(rng, sde: SDE, score_fn, view: PriorView, y, *, num_steps: int = 50, eta
 
     gamma: Tikhonov weight of the prior estimate; None derives it from ``noise_std`` as
         (alpha_t noise_std / sigma_t)² (x̂0 taken as accurate to sigma_t / alpha_t), 0 if noiseless.
+    gamma_floor: added to that derived weight (only with ``gamma=None``). The derived weight
+        vanishes at high noise levels, where x̂0 is far better than sigma_t / alpha_t (a Gaussian
+        prior of variance v adds noise_std² / v; a trained prior more): the floor keeps the prior's
+        estimate weighted there while the low-noise steps keep the schedule.
     clip_x0: if > 0, clip x̂0 to [-clip_x0, clip_x0] before data consistency. Near t = T the
         Tweedie estimate divides by alpha_t ≈ 0.007 (VP), so a trained network's error there is
         amplified ~150x; with the exact score it is harmless, with a network it can diverge
@@ -47,6 +52,10 @@ def dds(rng, sde: SDE, score_fn, view: PriorView, y, *, num_steps: int = 50, eta
     noise_std = check_float("noise_std", noise_std)
     if gamma is not None:
         gamma = check_float("gamma", gamma)
+    gamma_floor = check_float("gamma_floor", gamma_floor)
+    if gamma is not None and not isinstance(gamma_floor, jax.core.Tracer) and gamma_floor > 0:
+        raise ValueError(f"gamma_floor ({gamma_floor}) adds to the noise-derived weight, which gamma={gamma} "
+                         f"replaces: give one of them")
     ts = step_times(sde, num_steps - 1, schedule, eps)
     rng, x = draw_prior(rng, sde, view.prior_shape)
     ones = jnp.ones((view.prior_shape[0],), jnp.float32)
@@ -56,7 +65,7 @@ def dds(rng, sde: SDE, score_fn, view: PriorView, y, *, num_steps: int = 50, eta
         x0 = x0_from_score(x, score_fn(x, t * ones), alpha * ones, sigma * ones)
         if clip_x0 > 0:
             x0 = jnp.clip(x0, -clip_x0, clip_x0)
-        weight = soft_weight(alpha, sigma, noise_std) if gamma is None else gamma
+        weight = soft_weight(alpha, sigma, noise_std) + gamma_floor if gamma is None else gamma
         return view.least_squares_step(x0, y - view.forward(x0), n_cg, weight), x0, alpha, sigma
 
     def body(i, carry):
