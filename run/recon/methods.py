@@ -36,11 +36,13 @@ def blocks(problem: Problem, batch: int) -> list[tuple[int, int, object]]:
     return [(i, min(i + batch, n), problem.operator) for i in range(0, n, batch)]
 
 
-def run_compiled(fn: Callable, calls: list[tuple]) -> tuple[list, float, float]:
+def run_compiled(fn: Callable, calls: list[tuple], compiled: dict | None = None) -> tuple[list, float, float]:
     """``fn(*args)`` for each ``args`` in ``calls`` as one ``jax.jit`` program per distinct input
-    shape (operators are arguments, so per-slice operators do not recompile). Returns the
+    shape (operators are arguments, so per-slice operators do not recompile). ``compiled``: the
+    programs by input shapes, kept by a caller that runs the same ``fn`` again. Returns the
     outputs (NumPy), the run seconds and the compile seconds."""
-    jitted, compiled, outs, run_s, compile_s = jax.jit(fn), {}, [], 0.0, 0.0
+    jitted, outs, run_s, compile_s = jax.jit(fn), [], 0.0, 0.0
+    compiled = {} if compiled is None else compiled
     for args in calls:
         leaves, tree = jax.tree.flatten(args)
         key = (tree, tuple((jnp.shape(x), jnp.result_type(x)) for x in leaves))
@@ -79,7 +81,8 @@ def choose_gamma(problem: Problem, sde, score_fn: Callable, s: ReconSettings, va
     past a winning end, ``mri.grid_search``). Why the same n: averaging removes the samples'
     spread, so the mean of 4 prefers more weight on the prior than one sample does (measured, 8
     coils, noise 0.01, equispaced 4x, constant weights: one-sample tuning chose 0.3, test 34.7 dB /
-    SSIM 0.70; the 4-sample mean chose 1, 35.1 dB / SSIM 0.87).
+    SSIM 0.70; the 4-sample mean chose 1, 35.1 dB / SSIM 0.87). The weight is an argument of one
+    compiled program, so the whole grid compiles once.
 
     Only with ``recon.tune_gamma``, noisy data (``noise_std > 0``: noiseless data is projected
     exactly) and neither ``gamma`` nor ``gamma_floor`` given in the method's options; else None.
@@ -91,16 +94,56 @@ def choose_gamma(problem: Problem, sde, score_fn: Callable, s: ReconSettings, va
     y_val, gt_val = validation_data(problem, s) if validation is None else validation
     val = Problem(gt=gt_val, y=y_val, operator=reference_operator(problem), mask=problem.mask,
                   complex_data=problem.complex_data, source="validation", slice_ids=list(range(len(gt_val))))
+    fn, programs = _posterior_fn(sde, score_fn, s, val.complex_data, dynamic=TUNED_WEIGHT), {}
 
     def score(value: float) -> dict:
-        trial = dataclasses.replace(s, options={**s.options, TUNED_WEIGHT: value})
-        return mri.mean_metrics(mri.slice_metrics(gt_val, run_posterior(val, sde, score_fn, trial)["image"]))
+        out = _run_posterior_fn(val, fn, s, jax.random.PRNGKey(s.seed), (jnp.float32(value),), programs)
+        return mri.mean_metrics(mri.slice_metrics(gt_val, out["image"]))
 
     best = mri.grid_search(score, GAMMA_FLOOR_GRID, max_extend=4)
     tuning = dict(psnr=best["psnr"], at_edge=best["at_edge"], extended=best["extended"], table=best["table"],
                   n_val=int(len(gt_val)), seconds=time.perf_counter() - t0)
     return dict(option=TUNED_WEIGHT, value=best["value"], source=f"tuned on {len(gt_val)} validation slices",
                 tuning=tuning)
+
+
+def _posterior_fn(sde, score_fn: Callable, s: ReconSettings, complex_data: bool, dynamic: str | None = None):
+    """``fn(rng, y, op[, value]) -> (magnitude, std, nfe)`` of ``s.method`` with ``s.options``;
+    ``dynamic`` names an option that is the traced argument ``value`` instead (one program for
+    every value of it)."""
+    a, b = _affine(s.data)
+    complex_prior = s.prior_for(complex_data)
+    opts = dict(s.options)
+    if "noise_std" in samplers.posterior_options(s.method):
+        opts.setdefault("noise_std", a * s.noise_std)
+
+    def fn(rng, y, op, *value):
+        view = samplers.PriorView(op, y, complex_prior)
+        offset = view.to_image(jnp.full(view.prior_shape, b, jnp.float32))   # the image of x_model = b
+        y_model = a * y + op.forward(offset)
+        options = {**opts, dynamic: value[0]} if dynamic else opts
+        mean, std, nfe = samplers.posterior_mean_std(rng, sde, score_fn, op, y_model, s.n_samples, s.method,
+                                                     complex_prior, **options)
+        if s.coil_by_coil:   # already a (model-scale) magnitude image
+            return mean[..., 0] / a, std[..., 0] / a, nfe
+        x = (mean - b) / a
+        image = jnp.abs(samplers.to_complex(x)) if x.shape[-1] in (1, 2) else x[..., 0]
+        return image, jnp.sqrt(jnp.sum(std**2, axis=-1)) / a, nfe
+    return fn
+
+
+def _run_posterior_fn(problem: Problem, fn: Callable, s: ReconSettings, rng: jax.Array, extra: tuple = (),
+                      programs: dict | None = None) -> dict:
+    calls = [(jax.random.fold_in(rng, start), problem.y[start:stop], op, *extra)
+             for start, stop, op in blocks(problem, s.slice_batch)]
+    # DPS differentiates the network in reverse mode only, inside its loop: on CPU its
+    # convolutions take models.conv's loop-friendly VJP (XLA's runs ~35x slower in a loop).
+    fast = s.method == "dps" and jax.devices()[0].platform == "cpu"
+    with models.reverse_mode_convs(fast):   # read while fn is traced (in run_compiled)
+        outs, run_s, compile_s = run_compiled(fn, calls, programs)
+    return dict(image=np.concatenate([np.asarray(o[0]) for o in outs]),
+                std=np.concatenate([np.asarray(o[1]) for o in outs]), seconds=run_s,
+                compile_seconds=compile_s, nfe=int(outs[-1][2]), complex_prior=str(s.prior_for(problem.complex_data)))
 
 
 def run_posterior(problem: Problem, sde, score_fn: Callable, s: ReconSettings, rng: jax.Array | None = None,
@@ -110,35 +153,8 @@ def run_posterior(problem: Problem, sde, score_fn: Callable, s: ReconSettings, r
     tuned = choose_gamma(problem, sde, score_fn, s, validation)
     if tuned is not None:
         s = dataclasses.replace(s, options={**s.options, tuned["option"]: tuned["value"]})
-    a, b = _affine(s.data)
-    complex_prior = s.prior_for(problem.complex_data)
-    opts = dict(s.options)
-    if "noise_std" in samplers.posterior_options(s.method):
-        opts.setdefault("noise_std", a * s.noise_std)
     rng = jax.random.PRNGKey(s.seed) if rng is None else rng
-
-    def fn(rng, y, op):
-        view = samplers.PriorView(op, y, complex_prior)
-        offset = view.to_image(jnp.full(view.prior_shape, b, jnp.float32))   # the image of x_model = b
-        y_model = a * y + op.forward(offset)
-        mean, std, nfe = samplers.posterior_mean_std(rng, sde, score_fn, op, y_model, s.n_samples, s.method,
-                                                     complex_prior, **opts)
-        if s.coil_by_coil:   # already a (model-scale) magnitude image
-            return mean[..., 0] / a, std[..., 0] / a, nfe
-        x = (mean - b) / a
-        image = jnp.abs(samplers.to_complex(x)) if x.shape[-1] in (1, 2) else x[..., 0]
-        return image, jnp.sqrt(jnp.sum(std**2, axis=-1)) / a, nfe
-
-    calls = [(jax.random.fold_in(rng, start), problem.y[start:stop], op)
-             for start, stop, op in blocks(problem, s.slice_batch)]
-    # DPS differentiates the network in reverse mode only, inside its loop: on CPU its
-    # convolutions take models.conv's loop-friendly VJP (XLA's runs ~35x slower in a loop).
-    fast = s.method == "dps" and jax.devices()[0].platform == "cpu"
-    with models.reverse_mode_convs(fast):   # read while fn is traced (in run_compiled)
-        outs, run_s, compile_s = run_compiled(fn, calls)
-    out = dict(image=np.concatenate([np.asarray(o[0]) for o in outs]),
-               std=np.concatenate([np.asarray(o[1]) for o in outs]), seconds=run_s,
-               compile_seconds=compile_s, nfe=int(outs[-1][2]), complex_prior=str(complex_prior))
+    out = _run_posterior_fn(problem, _posterior_fn(sde, score_fn, s, problem.complex_data), s, rng)
     if tuned is not None:
         out["gamma"] = tuned
     return out
