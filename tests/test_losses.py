@@ -101,7 +101,7 @@ def test_train_step_applies_adam_clipping_and_ema():
 
 def test_dsm_trained_mlp_approaches_analytic_score():
     """Train the MLP with DSM on the ring; the σ-weighted score error must fall far below that of
-    an untrained network and below 15% of the score's own size."""
+    an untrained network and below 3% of the score's own size."""
     sde = sde_lib.VPSDE()
     model = models.MLPScore(hidden=128, num_layers=3)
     params = model.init(jax.random.PRNGKey(0), jnp.ones((1, 2)), jnp.ones(1))
@@ -115,7 +115,7 @@ def test_dsm_trained_mlp_approaches_analytic_score():
         def one(state, k):
             kd, ks = jax.random.split(k)
             return step(state, GMM.sample(kd, 512), ks)
-        return jax.lax.scan(one, state, jax.random.split(key, 3000))
+        return jax.lax.scan(one, state, jax.random.split(key, 1500))
 
     state0 = losses.init_train_state(params, opt)
     state, _ = train(state0, jax.random.PRNGKey(1))
@@ -130,4 +130,4 @@ def test_dsm_trained_mlp_approaches_analytic_score():
         return float(jnp.mean(err) / jnp.mean(jnp.sum(true**2, 1) * std**2))
 
     before, after = weighted_error(state0.params), weighted_error(state.ema_params)
-    assert after < 0.15 and after < 0.2 * before, (before, after)
+    assert after < 0.03 and after < 0.2 * before, (before, after)   # measured 0.0027 after 1500 steps
