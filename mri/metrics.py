@@ -171,11 +171,19 @@ def _spearman(a: np.ndarray, b: np.ndarray) -> float:
         return float(stats.spearmanr(a, b).statistic)
 
 
-def uncertainty_metrics(gt, pred, std, support_fraction: float = 0.05, k: float = 2.0) -> list[dict]:
+def uncertainty_metrics(gt, pred, std, support_fraction: float = 0.05, k: float = 2.0,
+                        local_window: int = 5) -> list[dict]:
     """Per slice of ``[S, H, W]`` (or one ``[H, W]``) magnitudes: ``spearman``, the rank correlation
     of ``std`` and ``|pred - gt|`` over the support (:func:`object_support` with the volume's
-    maximum), ``coverage``, the fraction of support pixels with ``|pred - gt| <= k std``, and
-    ``support``, the fraction of pixels in it."""
+    maximum), ``coverage``, the fraction of support pixels with ``|pred - gt| <= k std``,
+    ``support``, the fraction of pixels in it, and ``spearman_local``, the rank correlation over
+    the support of the two maps averaged over ``local_window``² neighbourhoods.
+
+    Why the local one: per pixel even a calibrated error is its std times a |Gaussian|, so
+    ``spearman`` is capped by that noise (:func:`calibrated_spearman`); averaging both maps over a
+    small window removes most of it and asks whether the std map points at the regions where the
+    errors are (measured, 8 noiseless coils, Poisson 8x, shipped prior: per pixel 0.19-0.37,
+    5 x 5 means 0.83-0.93)."""
     gt, pred = _pair(gt, pred)
     std = np.asarray(std, np.float64)
     if std.shape != gt.shape:
@@ -184,8 +192,13 @@ def uncertainty_metrics(gt, pred, std, support_fraction: float = 0.05, k: float 
         gt, pred, std = gt[None], pred[None], std[None]
     support = object_support(gt, support_fraction)
     out = []
+    w = int(local_window)
+    if w < 1:
+        raise ValueError(f"local_window must be >= 1 pixel; got {local_window}")
     for g, p, s, m in zip(gt, pred, std, support):
-        err, sd = np.abs(p - g)[m], s[m]
+        err_map = np.abs(p - g)
+        err, sd = err_map[m], s[m]
+        local = _spearman(uniform_filter(s, w)[m], uniform_filter(err_map, w)[m])
         out.append(dict(spearman=_spearman(sd, err), coverage=float(np.mean(err <= k * sd)) if err.size else float("nan"),
-                        support=float(m.mean())))
+                        support=float(m.mean()), spearman_local=local))
     return out

@@ -15,6 +15,7 @@ from run.recon.problem import Problem
 
 
 SUPPORT_FRACTION = 0.05   # uncertainty metrics: pixels where gt > 5 % of the volume's maximum
+LOCAL_WINDOW = 5         # ... and the window of their locally averaged rank correlation (mri.uncertainty_metrics)
 
 
 def summarize(problem: Problem, results: dict, n_samples: int) -> dict:
@@ -34,8 +35,10 @@ def summarize(problem: Problem, results: dict, n_samples: int) -> dict:
         if "gamma" in r:
             entry["gamma"] = r["gamma"]
         if "std" in r and n_samples >= 2:
-            unc = mri.uncertainty_metrics(problem.gt, r["image"], r["std"], SUPPORT_FRACTION)
+            unc = mri.uncertainty_metrics(problem.gt, r["image"], r["std"], SUPPORT_FRACTION, local_window=LOCAL_WINDOW)
             entry["uncertainty"] = dict(mean=mri.mean_metrics(unc, mri.UNCERTAINTY_KEYS), per_slice=unc,
+                                        spearman_local=mri.mean_metrics(unc, ("spearman_local",))["spearman_local"],
+                                        local_window=LOCAL_WINDOW,
                                         support=f"ground truth > {SUPPORT_FRACTION:g} x the volume's max", k=2.0,
                                         calibrated_coverage=mri.calibrated_coverage(n_samples),
                                         calibrated_spearman=mri.calibrated_spearman(problem.gt, r["std"], n_samples,
@@ -100,7 +103,8 @@ def _notes(r: dict) -> str:
     if "uncertainty" in r:
         u = r["uncertainty"]
         notes.append(f"calibrated sampler with these std maps: ±2σ coverage {u['calibrated_coverage']:.2f}, "
-                     f"ρ {u['calibrated_spearman']:.2f} (n = {u['n_samples']})")
+                     f"ρ {u['calibrated_spearman']:.2f} (n = {u['n_samples']}); ρ of "
+                     f"{u['local_window']}×{u['local_window']} local means {u['spearman_local']:.2f}")
     return "; ".join(notes)
 
 
