@@ -18,7 +18,8 @@ compilation and the NFE per sample; for the posterior methods, the Spearman rank
 the per-pixel std with |error| and the fraction of pixels with |error| <= 2 std, both over the
 object support (ground truth > 5 % of its max), and in the notes the coverage and the ρ a
 calibrated sampler with the same std maps would reach with ``--n_samples`` samples
-(``mri.calibrated_coverage``, ``mri.calibrated_spearman``: the ceiling of ρ for those maps). The
+(``mri.calibrated_coverage``, ``mri.calibrated_spearman``: the ceiling of ρ for those maps) and
+the ρ of the two maps averaged over 5 x 5 neighbourhoods (``spearman_local``). The
 reconstruction is the mean of ``--n_samples`` posterior samples.
 
 CS rows (``--cs``, default TV and Haar, the best wavelet measured at 32 and 64 px): λ of each is
