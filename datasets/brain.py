@@ -118,8 +118,8 @@ def tissue_stack(image_size: int) -> np.ndarray:
     from scipy import ndimage
 
     image_size = _check_size(image_size)
-    gm, wm, csf, env = _load_volumes()
-    z, y0, x0, side = _geometry_from_envelope(env)
+    gm, wm, csf, _ = _load_volumes()
+    z, y0, x0, side = _geometry()
     maps = []
     for vol in (gm, wm, csf):
         slab = vol[:, :, z]                                   # [X, Y, Z]
