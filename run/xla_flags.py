@@ -55,18 +55,25 @@ def backends_started() -> bool:
     return xla_bridge.backends_are_initialized()
 
 
-def apply(environ=None) -> bool:
-    """Add ``FLAG`` to ``XLA_FLAGS`` when safe (see the module docstring). Returns whether it
-    is in effect for this process (already set by the user counts)."""
+def add(flag: str, environ=None) -> bool:
+    """Add ``flag`` ("--name=value") to ``XLA_FLAGS`` when safe (see the module docstring).
+    Returns whether it is in effect for this process (already set by the user counts; a
+    different value the user chose for the same name wins and gives False)."""
     env = os.environ if environ is None else environ
+    name = flag.split("=", 1)[0]
     flags = env.get("XLA_FLAGS", "")
-    if FLAG_NAME in flags:
-        return FLAG in flags.split()
+    if name in flags:
+        return flag in flags.split()
     if env.get("SCORE_SDE_XLA_DEFAULTS", "1") == "0":
         return False
     if environ is None and backends_started():
         return False     # too late: XLA read XLA_FLAGS when the first backend started
-    if not jaxlib_knows(FLAG_NAME):
+    if not jaxlib_knows(name):
         return False
-    env["XLA_FLAGS"] = f"{flags} {FLAG}".strip()
+    env["XLA_FLAGS"] = f"{flags} {flag}".strip()
     return True
+
+
+def apply(environ=None) -> bool:
+    """Add ``FLAG``, the entry points' default, to ``XLA_FLAGS`` when safe (``add``)."""
+    return add(FLAG, environ)

@@ -39,3 +39,13 @@ def test_too_late_once_a_backend_started():
 def test_this_test_run_uses_it():
     """conftest.py applies it, so the suite exercises what main.py users get."""
     assert xla_flags.FLAG in os.environ.get("XLA_FLAGS", "").split()
+
+
+def test_add_keeps_a_users_value_and_refuses_unknown_flags():
+    env = {"XLA_FLAGS": "--xla_cpu_opt_preset=CPU_OPT_PRESET_FAST_RUNTIME"}
+    assert not xla_flags.add("--xla_cpu_opt_preset=CPU_OPT_PRESET_FAST_COMPILE", env)
+    assert env["XLA_FLAGS"] == "--xla_cpu_opt_preset=CPU_OPT_PRESET_FAST_RUNTIME"
+    env = {}
+    assert not xla_flags.add("--xla_cpu_no_such_flag_in_any_jaxlib=1", env) and "XLA_FLAGS" not in env
+    assert xla_flags.add("--xla_cpu_opt_preset=CPU_OPT_PRESET_FAST_COMPILE", env)
+    assert env["XLA_FLAGS"] == "--xla_cpu_opt_preset=CPU_OPT_PRESET_FAST_COMPILE"
