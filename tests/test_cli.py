@@ -46,13 +46,33 @@ def load_params(workdir, step):
     return state
 
 
+def cli_start(workdir, mode, *extra):
+    """``cli`` in the background (``cli_finish`` waits): independent runs share the 2 cores.
+    stderr goes to a file beside the workdir (a pipe nobody reads could fill and stall it)."""
+    cmd = [sys.executable, "main.py", "--config", "configs/toy2d.py", "--workdir", str(workdir),
+           "--mode", mode, *TINY, *extra]
+    log = f"{workdir}.{mode}.{time.monotonic_ns()}.stderr"
+    with open(log, "w") as f:
+        proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=f)
+    proc.log = log
+    return proc
+
+
+def cli_finish(proc, timeout=300):
+    try:
+        proc.wait(timeout=timeout)
+    finally:
+        proc.kill()   # no-op once it exited; never leave a run behind a failed test
+    if proc.returncode != 0:
+        raise AssertionError(f"{' '.join(proc.args)} failed:\n{open(proc.log).read()[-3000:]}")
+
+
 def test_train_killed_and_rerun_resumes_to_the_same_parameters(tmp_path):
     ref, killed = tmp_path / "ref", tmp_path / "killed"
-    cli(ref, "train", "--config.training.n_iters=600", "--config.training.snapshot_freq=100")
+    args = ("--config.training.n_iters=600", "--config.training.snapshot_freq=100")
+    ref_run = cli_start(ref, "train", *args)   # the uninterrupted reference, meanwhile
     # Start the same run, SIGKILL it once a checkpoint exists, then rerun the same command.
-    cmd = [sys.executable, "main.py", "--config", "configs/toy2d.py", "--workdir", str(killed), "--mode",
-           "train", *TINY, "--config.training.n_iters=600", "--config.training.snapshot_freq=100"]
-    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = cli_start(killed, "train", *args)
     deadline = time.time() + 240
     while time.time() < deadline and not ckpt_steps(killed):
         time.sleep(0.05)
@@ -60,7 +80,12 @@ def test_train_killed_and_rerun_resumes_to_the_same_parameters(tmp_path):
     proc.wait()
     steps_at_kill = ckpt_steps(killed)
     assert steps_at_kill and steps_at_kill[-1] < 600, f"killed too late: {steps_at_kill}"
-    cli(killed, "train", "--config.training.n_iters=600", "--config.training.snapshot_freq=100")
+    rerun = cli_start(killed, "train", *args)
+    cli_finish(ref_run)
+    sampled = cli_start(ref, "sample")   # sample and eval only read ref's checkpoint
+    cli(ref, "eval")
+    cli_finish(sampled)
+    cli_finish(rerun)
     a, b = load_params(ref, 600), load_params(killed, 600)
     assert int(a.step) == int(b.step) == 600
     for x, y in zip(jax.tree.leaves(a.params), jax.tree.leaves(b.params)):
@@ -70,11 +95,9 @@ def test_train_killed_and_rerun_resumes_to_the_same_parameters(tmp_path):
     assert steps[-1] == 600
 
     # sample and eval modes write what they promise
-    cli(ref, "sample")
     assert os.path.exists(ref / "samples" / "samples_600.npz") and os.path.exists(ref / "samples" / "samples_600.png")
     x = np.load(ref / "samples" / "samples_600.npz")["samples"]
     assert x.shape == (512, 2) and np.all(np.isfinite(x))
-    cli(ref, "eval")
     result = json.load(open(ref / "eval_600.json"))
     assert np.isfinite(result["heldout_loss"]) and result["sliced_wasserstein"] < 1.0, result
 
