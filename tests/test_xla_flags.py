@@ -49,3 +49,12 @@ def test_add_keeps_a_users_value_and_refuses_unknown_flags():
     assert not xla_flags.add("--xla_cpu_no_such_flag_in_any_jaxlib=1", env) and "XLA_FLAGS" not in env
     assert xla_flags.add("--xla_cpu_opt_preset=CPU_OPT_PRESET_FAST_COMPILE", env)
     assert env["XLA_FLAGS"] == "--xla_cpu_opt_preset=CPU_OPT_PRESET_FAST_COMPILE"
+
+
+def test_this_test_run_compiles_with_the_tests_only_flag():
+    """conftest.py adds it (the suite's time depends on it) unless told not to."""
+    import conftest
+    want = (os.environ.get("SCORE_SDE_TEST_FAST_COMPILE", "1") != "0"
+            and xla_flags.jaxlib_knows(conftest.FAST_COMPILE.split("=")[0]))
+    assert (conftest.FAST_COMPILE in os.environ.get("XLA_FLAGS", "").split()) == want
+    assert conftest.FAST_COMPILE not in xla_flags.FLAG   # users' default stays XLA's
