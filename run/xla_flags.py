@@ -62,7 +62,7 @@ def add(flag: str, environ=None) -> bool:
     env = os.environ if environ is None else environ
     name = flag.split("=", 1)[0]
     flags = env.get("XLA_FLAGS", "")
-    if name in flags:
+    if name in {f.split("=", 1)[0] for f in flags.split()}:   # exact names: one may prefix another
         return flag in flags.split()
     if env.get("SCORE_SDE_XLA_DEFAULTS", "1") == "0":
         return False

@@ -45,6 +45,8 @@ def test_add_keeps_a_users_value_and_refuses_unknown_flags():
     env = {"XLA_FLAGS": "--xla_cpu_opt_preset=CPU_OPT_PRESET_FAST_RUNTIME"}
     assert not xla_flags.add("--xla_cpu_opt_preset=CPU_OPT_PRESET_FAST_COMPILE", env)
     assert env["XLA_FLAGS"] == "--xla_cpu_opt_preset=CPU_OPT_PRESET_FAST_RUNTIME"
+    env = {"XLA_FLAGS": "--xla_cpu_opt_preset_longer_name=1"}     # a name it prefixes is another flag
+    assert xla_flags.add("--xla_cpu_opt_preset=CPU_OPT_PRESET_FAST_COMPILE", env)
     env = {}
     assert not xla_flags.add("--xla_cpu_no_such_flag_in_any_jaxlib=1", env) and "XLA_FLAGS" not in env
     assert xla_flags.add("--xla_cpu_opt_preset=CPU_OPT_PRESET_FAST_COMPILE", env)
@@ -57,4 +59,6 @@ def test_this_test_run_compiles_with_the_tests_only_flag():
     want = (os.environ.get("SCORE_SDE_TEST_FAST_COMPILE", "1") != "0"
             and xla_flags.jaxlib_knows(conftest.FAST_COMPILE.split("=")[0]))
     assert (conftest.FAST_COMPILE in os.environ.get("XLA_FLAGS", "").split()) == want
-    assert conftest.FAST_COMPILE not in xla_flags.FLAG   # users' default stays XLA's
+    env = {}
+    xla_flags.apply(env)                                   # what main.py adds for users
+    assert env["XLA_FLAGS"] == xla_flags.FLAG and conftest.FAST_COMPILE not in env["XLA_FLAGS"]
