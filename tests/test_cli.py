@@ -17,9 +17,13 @@ TINY = ["--config.model.hidden=32", "--config.model.num_layers=2", "--config.tra
         "--config.eval.num_samples=512", "--config.model.num_scales=100", "--config.model.ema_rate=0.99"]
 
 
+def cli_cmd(workdir, mode, *extra):
+    return [sys.executable, "main.py", "--config", "configs/toy2d.py", "--workdir", str(workdir),
+            "--mode", mode, *TINY, *extra]
+
+
 def cli(workdir, mode, *extra, timeout=300, check=True):
-    cmd = [sys.executable, "main.py", "--config", "configs/toy2d.py", "--workdir", str(workdir),
-           "--mode", mode, *TINY, *extra]
+    cmd = cli_cmd(workdir, mode, *extra)
     out = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=timeout)
     if check and out.returncode != 0:
         raise AssertionError(f"{' '.join(cmd)} failed:\n{out.stderr[-3000:]}")
@@ -49,11 +53,10 @@ def load_params(workdir, step):
 def cli_start(workdir, mode, *extra):
     """``cli`` in the background (``cli_finish`` waits): independent runs share the 2 cores.
     stderr goes to a file beside the workdir (a pipe nobody reads could fill and stall it)."""
-    cmd = [sys.executable, "main.py", "--config", "configs/toy2d.py", "--workdir", str(workdir),
-           "--mode", mode, *TINY, *extra]
     log = f"{workdir}.{mode}.{time.monotonic_ns()}.stderr"
     with open(log, "w") as f:
-        proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=f)
+        proc = subprocess.Popen(cli_cmd(workdir, mode, *extra), cwd=ROOT, stdout=subprocess.DEVNULL,
+                                stderr=f)
     proc.log = log
     return proc
 
