@@ -16,7 +16,8 @@ Names (``data.dataset``), all offline except tfds:
   "train" is an endless stream of freshly augmented slices, "test" a fixed set (1 channel).
 - ``image_folder``: PNG/JPEG files under ``data.root``.
 - ``fastmri``: slices of the fastMRI ``.h5`` volumes under ``data.root`` (``datasets.fastmri``;
-  keys ``data.target``, ``data.fov``, ``data.slice_fraction``, ``data.val_fraction``).
+  keys ``data.target``, ``data.fov``, ``data.slice_fraction``, ``data.val_fraction``,
+  ``data.workers`` (loader threads, 4) and ``data.cache_mb`` (targets kept in memory, 2048).
 - ``tfds:<name>`` (e.g. ``tfds:cifar10``): a dataset already prepared by tensorflow_datasets in
   ``data.data_dir`` (default ``~/tensorflow_datasets``); needs ``pip install tensorflow-datasets``.
 
@@ -156,7 +157,8 @@ def make_fastmri(cfg: ConfigData, split: str) -> Dataset:
         root, split, image_size=_image_size(cfg, _DEFAULT_SIZE["fastmri"]), fov=_get(cfg, "fov", 0) or None,
         target=str(_get(cfg, "target", "magnitude")), slice_fraction=float(_get(cfg, "slice_fraction", 1.0)),
         val_fraction=float(_get(cfg, "val_fraction", 0.1)), random_flip=bool(_get(cfg, "random_flip", False)),
-        centered=bool(_get(cfg, "centered", False)), workers=int(_get(cfg, "workers", 4)))
+        centered=bool(_get(cfg, "centered", False)), workers=int(_get(cfg, "workers", 4)),
+        cache_mb=float(_get(cfg, "cache_mb", 2048)))
 
 
 def make_tfds(cfg: ConfigData, split: str) -> Dataset:

@@ -13,7 +13,7 @@ metrics and classical baselines.
 Pure JAX / NumPy on top of :mod:`linops` (operator base, CG); only :mod:`mri.fastmri` touches disk.
 """
 from mri.fft import as_complex, fft2c, fft2c_np, ifft2c, ifft2c_np
-from mri.fov import crop_center, square_kspace
+from mri.fov import crop_center, square_image, square_kspace
 from mri.masks import MASK_KINDS, make_mask, mask_acceleration
 from mri.operators import MulticoilOperator, SinglecoilOperator
 # Not MRI, but long importable from here: the shared floor holds them (linops).
@@ -29,7 +29,7 @@ from mri.recon import (CS_METHODS, Sparsifier, cs_objective, cs_reconstruct, fin
 from mri.tuning import DEFAULT_REL_GRID, grid_search, tune_cs_lambda
 
 __all__ = [
-    "as_complex", "fft2c", "ifft2c", "fft2c_np", "ifft2c_np", "crop_center", "square_kspace", "MASK_KINDS", "make_mask", "mask_acceleration", "LinearOperator",
+    "as_complex", "fft2c", "ifft2c", "fft2c_np", "ifft2c_np", "crop_center", "square_image", "square_kspace", "MASK_KINDS", "make_mask", "mask_acceleration", "LinearOperator",
     "SinglecoilOperator", "MulticoilOperator", "InpaintingOperator", "ColorizationOperator",
     "conjugate_gradient", "birdcage_maps", "center_crop", "estimate_sens_maps", "rss", "ssos_combine",
     "FastMRIFormatError", "FastMRIVolume", "write_fastmri_file", "nmse", "psnr", "ssim", "slice_metrics",

@@ -11,6 +11,7 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 import numpy as np
+import scipy.fft
 
 _AXES = (-2, -1)
 
@@ -43,10 +44,10 @@ def _np_complex(x) -> np.ndarray:
 
 
 def fft2c_np(x) -> np.ndarray:
-    """:func:`fft2c` in NumPy (complex64 stays complex64)."""
-    return _centred(np, np.fft.fft2, _np_complex(x))
+    """:func:`fft2c` in NumPy (complex64 stays complex64; SciPy's FFT, faster than NumPy's in single precision)."""
+    return _centred(np, scipy.fft.fft2, _np_complex(x))
 
 
 def ifft2c_np(k) -> np.ndarray:
     """:func:`ifft2c` in NumPy (complex64 stays complex64)."""
-    return _centred(np, np.fft.ifft2, _np_complex(k))
+    return _centred(np, scipy.fft.ifft2, _np_complex(k))

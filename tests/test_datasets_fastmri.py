@@ -185,3 +185,62 @@ def test_bad_directories_and_files(tmp_path, caplog):
         f.create_dataset("mask", data=np.ones(W, np.float32))
     with pytest.raises(ValueError, match="challenge file"):
         datasets.get_dataset(_config(challenge, val_fraction=0.0), "train")
+
+
+def _count_raw(ds):
+    """Wrap ``ds._raw`` (the k-space read + transform of one slice) with a call counter."""
+    calls = []
+    raw = ds._raw
+
+    def counted(j, s):
+        calls.append((j, s))
+        return raw(j, s)
+    ds._raw = counted
+    return calls
+
+
+@pytest.mark.parametrize("target", ["magnitude", "complex"])
+def test_targets_are_computed_once_and_cached(multicoil_dir, target):
+    root, _ = multicoil_dir
+    kw = dict(target=target, num_channels=2 if target == "complex" else 1, val_fraction=0.0, slice_fraction=0.6)
+    ds = datasets.get_dataset(_config(root, **kw), "train")
+    calls = _count_raw(ds)
+    first = ds.all()
+    for key in range(3):   # batches in worker threads, then a second epoch: all from the cache
+        ds.batch(key, 6)
+    np.testing.assert_array_equal(ds.all(), first)
+    assert sorted(calls) == sorted(set(calls)) and len(calls) == ds.num_examples
+    with pytest.raises(ValueError, match="read-only"):   # a caller cannot change the cache
+        ds.example(0)[0, 0, 0] = 5.0
+    # Without a cache the same examples are recomputed: the volume's scale pass, then each slice.
+    off = datasets.get_dataset(_config(root, cache_mb=0, **kw), "train")
+    off_calls = _count_raw(off)
+    np.testing.assert_allclose(off.all(), first, atol=1e-6)
+    assert len(off_calls) == 2 * off.num_examples
+    np.testing.assert_allclose(off.batch(4, 6), ds.batch(4, 6), atol=1e-6)
+
+
+def test_cache_keeps_whole_volumes_within_its_budget(multicoil_dir):
+    root, _ = multicoil_dir
+    one_volume_mb = 3 * 20 * 20 * 4 / 2**20      # 3 used slices of 20 x 20 float32
+    cfg = _config(root, val_fraction=0.0, slice_fraction=0.6, cache_mb=1.5 * one_volume_mb, workers=4)
+    ds = datasets.get_dataset(cfg, "train")
+    calls = _count_raw(ds)
+    first = ds.all()
+    assert len(ds._cache) == 1 and ds._cache_used <= ds._cache_budget
+    ds.all()   # the four volumes that did not fit are read again, the cached one is not
+    assert len(calls) == ds.num_examples + 2 * 4 * 3   # scale pass of all five, then twice the four
+    full = datasets.get_dataset(_config(root, val_fraction=0.0, slice_fraction=0.6), "train")
+    np.testing.assert_array_equal(full.all(), first)
+    with pytest.raises(ValueError, match="cache_mb"):
+        datasets.get_dataset(_config(root, cache_mb=-1), "train")
+
+
+def test_reconstruction_target_does_not_read_kspace(tmp_path):
+    _write(tmp_path, "a.h5", num_slices=2)
+    ds = datasets.get_dataset(_config(tmp_path, target="reconstruction", val_fraction=0.0), "train")
+    seen = []
+    slice_ = ds.volumes[0].slice
+    ds.volumes[0].slice = lambda s, **kw: seen.append(kw) or slice_(s, **kw)
+    ds.all()
+    assert seen and all(kw == {"kspace": False} for kw in seen)

@@ -87,3 +87,48 @@ def test_errors_name_the_file(tmp_path):
         f.create_dataset("kspace", data=np.zeros((1, 2, 2, 2, 2), np.complex64))
     with pytest.raises(mri.FastMRIFormatError, match=r"real\.h5.*shape"):
         mri.FastMRIVolume(bad)
+
+
+def test_slice_reads_only_the_arrays_asked_for(tmp_path, monkeypatch):
+    rng = np.random.default_rng(2)
+    kspace, target = crandn(rng, 2, 3, 8, 6), rng.random((2, 6, 6)).astype(np.float32)
+    vol = mri.FastMRIVolume(mri.write_fastmri_file(tmp_path / "m.h5", kspace, target))
+    reads = []
+
+    class Spy(h5py.File):   # records every dataset the reader indexes
+        def __getitem__(self, key):
+            reads.append(key)
+            return super().__getitem__(key)
+    monkeypatch.setattr(mri.fastmri.h5py, "File", Spy)
+    s = vol.slice(1, kspace=False)
+    assert s["kspace"] is None and reads == ["reconstruction_rss"]
+    np.testing.assert_array_equal(s["target"], target[1])
+    reads.clear()
+    s = vol.slice(0, target=False)
+    assert s["target"] is None and reads == ["kspace"]
+    np.testing.assert_array_equal(s["kspace"], kspace[0])
+
+
+@pytest.mark.parametrize("shape,fov,size", [((24, 20), 20, 20), ((25, 19), 19, 11), ((23, 21), 13, 13),
+                                            ((8, 11), 7, 6), ((64, 37), 32, 16)])
+def test_square_image_and_kspace_match_the_shifted_definition(shape, fov, size):
+    """The output-only shifts (a phase ramp on the kept samples) against the definition: the
+    centred inverse FFT of the whole array, its central fov x fov, the centre of its k-space."""
+    rng = np.random.default_rng(sum(shape) + fov + size)
+    k = crandn(rng, 3, *shape)
+    image = np.fft.fftshift(np.fft.ifft2(np.fft.ifftshift(k.astype(np.complex128), axes=(-2, -1)), norm="ortho"),
+                            axes=(-2, -1))
+    top, left = (shape[0] - fov) // 2, (shape[1] - fov) // 2
+    want_k = np.fft.fftshift(np.fft.fft2(np.fft.ifftshift(image[..., top:top + fov, left:left + fov], axes=(-2, -1)),
+                                         norm="ortho"), axes=(-2, -1))
+    c = (fov - size) // 2
+    want_k = want_k[..., c:c + size, c:c + size]
+    want_x = np.fft.fftshift(np.fft.ifft2(np.fft.ifftshift(want_k, axes=(-2, -1)), norm="ortho"), axes=(-2, -1))
+    got_k, got_x = mri.square_kspace(k, fov, size), mri.square_image(k, fov, size)
+    assert got_k.dtype == got_x.dtype == np.complex64 and got_x.shape == (3, size, size)
+    np.testing.assert_allclose(got_k, want_k, atol=2e-6 * np.abs(want_k).max())
+    np.testing.assert_allclose(got_x, want_x, atol=2e-6 * np.abs(want_x).max())
+    with pytest.raises(ValueError, match="does not fit"):
+        mri.square_image(k, min(shape) + 1)
+    with pytest.raises(ValueError, match="only reduces resolution"):
+        mri.square_image(k, fov, fov + 1)
