@@ -32,8 +32,10 @@ class TrainingDiverged(FloatingPointError):
 
 @jax.jit   # one program for the whole tree: op by op, each leaf shape compiled its own (5 s)
 def tree_all_finite(tree) -> jax.Array:
-    leaves = [jnp.all(jnp.isfinite(x)) for x in jax.tree.leaves(tree) if jnp.issubdtype(x.dtype, jnp.inexact)]
-    return jnp.all(jnp.stack(leaves)) if leaves else jnp.array(True)
+    # One reduction over the concatenated leaves: a reduction per leaf made ~100 fusions that
+    # took XLA:CPU 4.5 s to compile for a 94-leaf U-Net; this compiles in 0.26 s (2026-12-05).
+    leaves = [x.ravel() for x in jax.tree.leaves(tree) if jnp.issubdtype(x.dtype, jnp.inexact)]
+    return jnp.all(jnp.isfinite(jnp.concatenate(leaves))) if leaves else jnp.array(True)
 
 
 def snapshot_samples(tr: Trainer, sampler, n: int, state, step: int) -> None:

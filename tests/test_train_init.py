@@ -22,3 +22,17 @@ def test_fast_compiled_init_gives_bitwise_the_default_parameters():
         assert a.dtype == b.dtype and np.array_equal(np.asarray(a), np.asarray(b))
     # and they are a real initialisation: random kernels, not zeros
     assert any(np.std(np.asarray(a)) > 0.01 for a, _ in leaves)
+
+
+def test_tree_all_finite_finds_one_bad_value_in_any_float_leaf():
+    import jax.numpy as jnp
+    from run.train import tree_all_finite
+    tree = {"w": jnp.ones((3, 4)), "b": jnp.zeros(5, jnp.bfloat16), "z": jnp.ones(2, jnp.complex64),
+            "count": jnp.array([7, 8], jnp.int32), "s": jnp.float32(2.0)}
+    assert bool(tree_all_finite(tree))
+    for name, index in [("w", (2, 3)), ("b", (0,)), ("z", (1,)), ("s", ())]:
+        for bad in (jnp.nan, jnp.inf, -jnp.inf):
+            broken = dict(tree, **{name: tree[name].at[index].set(bad)})
+            assert not bool(tree_all_finite(broken)), (name, bad)
+    assert bool(tree_all_finite({"count": jnp.array([1], jnp.int32)}))   # no float leaves
+    assert bool(tree_all_finite({}))
