@@ -23,8 +23,7 @@ demo: venv
 	$(BIN)/python main.py --config $(CONFIG) --workdir $(WORKDIR) --mode sample
 
 # One pytest worker per core (pytest-xdist), each test file on one worker so module fixtures are
-# built once; TEST_WORKERS=0 runs in this process. The tests share one XLA compilation cache
-# per run (tests/conftest.py).
+# built once; TEST_WORKERS=0 runs in this process.
 TEST_WORKERS ?= auto
 test: venv
 	$(BIN)/python -m pytest tests -n $(TEST_WORKERS) --dist loadfile

@@ -21,23 +21,3 @@ xla_flags.apply()
 FAST_COMPILE = "--xla_cpu_use_fusion_emitters=false"
 if os.environ.get("SCORE_SDE_TEST_FAST_COMPILE", "1") != "0":
     xla_flags.add(FAST_COMPILE)
-
-# One persistent XLA compilation cache per test session, shared with the subprocesses tests start
-# (main.py runs inherit the environment). Many tests build the same model or step under a new
-# Python closure, which misses jit's in-memory cache but compiles to the same HLO; every CLI test
-# recompiles the same train / sample programs in a fresh process. The cache is keyed by the HLO,
-# the compile options and XLA_FLAGS, so a hit gives the executable a compile would have given.
-# The directory is new for each session and removed after it, so a run never depends on what an
-# earlier run left behind (CI starts from nothing anyway). SCORE_SDE_TEST_COMPILE_CACHE=0 turns
-# it off; a directory already set in JAX_COMPILATION_CACHE_DIR is used as it is and kept.
-if (os.environ.get("SCORE_SDE_TEST_COMPILE_CACHE", "1") != "0"
-        and not os.environ.get("JAX_COMPILATION_CACHE_DIR")):
-    import atexit
-    import shutil
-    import tempfile
-
-    _cache_dir = tempfile.mkdtemp(prefix="score-sde-jax-test-xla-cache-")
-    atexit.register(shutil.rmtree, _cache_dir, ignore_errors=True)
-    os.environ["JAX_COMPILATION_CACHE_DIR"] = _cache_dir
-    os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0")
-    os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES", "0")
