@@ -37,6 +37,7 @@ def _config(**model):
     c.sampling.num_samples, c.eval.batch_size = 4, 4
     c.recon.method, c.recon.options = "dds", ConfigDict({"num_steps": 4})
     c.recon.num_slices, c.recon.n_samples, c.recon.cs_iters = 1, 2, 5
+    c.recon.cs_tune = False   # the λ search is tested in test_posterior_recon_baselines (saves its compile)
     c.recon.mask.center_fraction = 0.25
     return c
 

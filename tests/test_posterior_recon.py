@@ -22,6 +22,7 @@ def _config(**recon_overrides):
     c.recon.num_slices = 2
     c.recon.n_samples = 2
     c.recon.cs_iters = 50
+    c.recon.cs_tune = False   # the λ search is tested in test_posterior_recon_baselines (saves its compile)
     c.recon.mask.center_fraction = 0.15
     for key, value in recon_overrides.items():
         c.recon[key] = value

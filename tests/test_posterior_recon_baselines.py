@@ -32,7 +32,7 @@ def test_validation_slices_come_from_the_training_split_with_the_test_setting():
 
 def test_tuned_cs_and_uncertainty_are_reported(prior, tmp_path, capsys):
     sde, score_fn = prior
-    config = _config(cs_method="tv,wavelet", cs_iters=30, cs_val_slices=3)
+    config = _config(cs_method="tv,wavelet", cs_iters=30, cs_val_slices=3, cs_tune=True)
     out = tmp_path / "out"
     summary = recon.reconstruct_with(config, sde, score_fn, str(out))
     assert list(summary["methods"]) == ["zero_filled", "cs_tv", "cs_wavelet", "score_mri"]
@@ -62,7 +62,7 @@ def test_tuned_cs_and_uncertainty_are_reported(prior, tmp_path, capsys):
 
 
 def test_fixed_and_default_lambda():
-    s = recon.parse_recon(_config(cs_lam=0.05, cs_iters=10))
+    s = recon.parse_recon(_config(cs_lam=0.05, cs_tune=True, cs_iters=10))   # a given λ wins over tuning
     problem = recon.build_problem(s)
     cs = recon.run_cs(problem, s, "tv")["cs"]
     assert cs["lam"] == 0.05 and cs["source"] == "fixed (recon.cs_lam)" and cs["tuning"] is None

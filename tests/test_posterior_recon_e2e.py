@@ -19,6 +19,7 @@ def _tiny_config():
     c.recon.method = "dds"
     c.recon.options = {"num_steps": 3}
     c.recon.num_slices, c.recon.n_samples, c.recon.cs_iters = 1, 2, 5
+    c.recon.cs_tune = False   # the λ search is tested in test_posterior_recon_baselines (saves its compile)
     c.recon.mask.center_fraction = 0.25
     return c
 
