@@ -22,6 +22,11 @@ calibrated sampler with the same std maps would reach with ``--n_samples`` sampl
 the ρ of the two maps averaged over 5 x 5 neighbourhoods (``spearman_local``). The
 reconstruction is the mean of ``--n_samples`` posterior samples.
 
+With sigpy installed (never a dependency), a ``sigpy_l1_db4`` row runs sigpy's own L1-wavelet
+recon (``sigpy.mri.app.L1WaveletRecon``, its default Daubechies-4; ``--sigpy_wavelets db4,haar``
+for more rows) on the same k-space, its λ tuned the same way (bench/sigpy_baseline.py;
+``--sigpy off`` skips it).
+
 CS rows (``--cs``, default TV and Haar, the best wavelet measured at 32 and 64 px): λ of each is
 chosen per setting by a 15-value log-grid search maximising the mean PSNR of ``--cs_val_slices``
 slices of the training split measured in the same setting (``recon.cs_tune``,
@@ -54,6 +59,7 @@ xla_flags.apply()   # before the first JAX backend starts (run/xla_flags.py)
 import mri  # noqa: E402
 import samplers  # noqa: E402
 import sde_lib  # noqa: E402
+from bench import sigpy_baseline  # noqa: E402
 from run import builders, recon  # noqa: E402
 
 SETTINGS = [("equispaced", 4.0, 0.08), ("equispaced", 8.0, 0.04), ("poisson", 8.0, 0.08)]
@@ -98,7 +104,8 @@ def main(argv=None) -> None:
     p.add_argument("--workdir", help="run directory holding the trained prior's checkpoints")
     p.add_argument("--gaussian", action="store_true", help="use a Gaussian prior fitted to training slices")
     p.add_argument("--config", default=os.path.join(here, "configs", "mri", "brain_recon.py"))
-    p.add_argument("--methods", default="score_mri,dds,dps,projection")
+    p.add_argument("--methods", default="score_mri,dds,dps,projection",
+                   help="posterior methods, comma-separated ('': the baselines only)")
     p.add_argument("--num_slices", type=int, default=8)
     p.add_argument("--n_samples", type=int, default=4)
     p.add_argument("--steps", type=int, default=0, help="num_steps for every method (0: the config's)")
@@ -108,7 +115,14 @@ def main(argv=None) -> None:
     p.add_argument("--cs", default="tv,wavelet", help="CS baselines, each with λ tuned on validation slices")
     p.add_argument("--cs_iters", type=int, default=200)
     p.add_argument("--cs_val_slices", type=int, default=8, help="training-split slices that tune each CS λ")
+    p.add_argument("--sigpy", choices=("auto", "on", "off"), default="auto",
+                   help="also run sigpy's L1-wavelet recon, λ tuned the same way (auto: when sigpy is installed)")
+    p.add_argument("--sigpy_wavelets", default=sigpy_baseline.DEFAULT_WAVELET,
+                   help="PyWavelets names for the sigpy rows, comma-separated (e.g. db4,haar)")
     args = p.parse_args(argv)
+    if args.sigpy == "on" and not sigpy_baseline.available():
+        p.error("--sigpy on needs sigpy (pip install sigpy); it is not installed")
+    use_sigpy = args.sigpy == "on" or (args.sigpy == "auto" and sigpy_baseline.available())
     if bool(args.workdir) == bool(args.gaussian):
         p.error("give exactly one of --workdir (a trained prior) or --gaussian")
     config = load_config(args.config)
@@ -144,10 +158,13 @@ def main(argv=None) -> None:
           f"reconstruction = mean of {args.n_samples} posterior samples; CS λ tuned per setting on "
           f"{args.cs_val_slices} training-split slices, {args.cs_iters} iterations\n")
     for kind, acc, centre in SETTINGS:
-        s = _settings(args, args.config, methods[0], kind, acc, centre)
+        # the baselines' settings (any method's: they differ only in recon.method)
+        s = _settings(args, args.config, methods[0] if methods else "dds", kind, acc, centre)
         problem = recon.build_problem(s)
         validation = recon.validation_data(problem, s)   # the same slices tune CS λ and dds's gamma
         results = recon.run_baselines(problem, s, validation)
+        for wavelet in [w for w in args.sigpy_wavelets.split(",") if w] if use_sigpy else []:
+            results[sigpy_baseline.name(wavelet)] = sigpy_baseline.run(problem, validation, args.cs_iters, wavelet)
         tuning = {k: r["cs"]["tuning"]["seconds"] for k, r in results.items() if "cs" in r}
         for method in methods:
             results[method] = recon.run_posterior(problem, sde, score_fn,

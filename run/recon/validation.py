@@ -31,6 +31,14 @@ def reference_operator(problem: Problem):
     return problem.operator[0] if isinstance(problem.operator, (list, tuple)) else problem.operator
 
 
+def lambda_unit(operator, y) -> float:
+    """max|Aᴴy|, the unit of relative λ: over the batch ``y``, or over its first slice when
+    ``operator`` is a list of one operator per slice (multi-coil fastMRI files)."""
+    if isinstance(operator, (list, tuple)):
+        return float(mri.lambda_scale(operator[0], y[:1]))
+    return float(mri.lambda_scale(operator, y))
+
+
 def validation_data(problem: Problem, s: ReconSettings) -> tuple[jax.Array, np.ndarray]:
     """``(y [V, ...], gt [V, H, W])``: validation measurements of the training split, simulated with
     ``problem.operator`` and ``s.noise_std``."""
@@ -58,8 +66,7 @@ def choose_lambda(problem: Problem, s: ReconSettings, method: str, validation=No
     here when None); else the solver's default ``0.01 max|A^H y|``. ``lam`` is absolute, on the
     test batch (``rel_lam * max|A^H y|``)."""
     op = reference_operator(problem)
-    per_slice = isinstance(problem.operator, (list, tuple))
-    scale = float(mri.lambda_scale(op, problem.y[:1] if per_slice else problem.y))
+    scale = lambda_unit(problem.operator, problem.y)
     if s.cs_lam is not None:
         return dict(rel_lam=s.cs_lam / scale, lam=s.cs_lam, source="fixed (recon.cs_lam)", tuning=None)
     if not s.cs_tune:
