@@ -1,9 +1,9 @@
 """sigpy's L1-wavelet reconstruction (``sigpy.mri.app.L1WaveletRecon``) on bench_mri's problems.
 
 An outside reference for our CS baselines: another toolkit's standard compressed-sensing recon
-(its default Daubechies-4 wavelet, or another, by accelerated proximal gradient) on exactly the same k-space, with its λ
-tuned the same way as ours (the same validation slices, the same grid of λ relative to
-max|Aᴴy|, growing past a winning end). sigpy is never a dependency of the project: the bench
+(accelerated proximal gradient; its default Daubechies-4 wavelet, or another) on exactly the
+same k-space, with its λ tuned the same way as ours (the same validation slices, the same grid
+of λ relative to max|Aᴴy|, growing past a winning end). sigpy is never a dependency of the project: the bench
 runs this only when it is installed (``pip install sigpy``).
 
 Before anything runs, :func:`check_same_forward` checks that sigpy's SENSE operator maps the
@@ -52,8 +52,7 @@ def check_same_forward(problem: Problem, atol: float = 1e-4) -> float:
     """Largest |sigpy Sense(gt) - our forward(gt)| over the first slice, relative to max|y|;
     raises if it exceeds ``atol`` (the toolkits would solve different problems)."""
     import sigpy.mri as smri
-    op = problem.operator[0] if isinstance(problem.operator, (list, tuple)) else problem.operator
-    ours = np.asarray(op.forward(np.asarray(problem.gt[:1], np.complex64)))[0]
+    ours = np.asarray(reference_operator(problem).forward(np.asarray(problem.gt[:1], np.complex64)))[0]
     theirs = smri.linop.Sense(_maps(problem.operator, 0), weights=np.asarray(problem.mask, np.float32))(
         np.asarray(problem.gt[0], np.complex64))
     err = float(np.max(np.abs(_coil_axis(ours) - theirs)) / max(np.max(np.abs(ours)), 1e-12))
