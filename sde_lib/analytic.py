@@ -31,8 +31,11 @@ class GaussianMixture:
         lam, U = np.linalg.eigh(covs)
         if np.any(lam <= 0):
             raise ValueError("every covariance must be positive definite")
-        self._lam = jnp.asarray(lam, jnp.float32)      # [K, D]
-        self._U = jnp.asarray(U, jnp.float32)          # [K, D, D]
+        # C_k = U_k diag(lam_k) U_kᵀ, kept component-major for _components: row (k, j) of W is the
+        # eigenvector u_kj, so W x stacks every U_kᵀ x in one matrix product; mproj[(k, j)] = u_kjᵀ μ_k.
+        self._W = jnp.asarray(np.transpose(U, (0, 2, 1)).reshape(self.K * self.D, self.D), jnp.float32)
+        self._mproj = jnp.asarray(np.einsum("kdj,kd->kj", U, means).reshape(-1), jnp.float32)
+        self._lam_flat = jnp.asarray(lam.reshape(-1), jnp.float32)
         self._chol = jnp.asarray(np.linalg.cholesky(covs), jnp.float32)
 
     @classmethod
@@ -55,29 +58,38 @@ class GaussianMixture:
         return self.means[comp] + jnp.einsum("nij,nj->ni", self._chol[comp], z)
 
     def _components(self, x, alpha, sigma):
-        """Per-component log-density terms for x ``[B, D]`` under the perturbed mixture."""
-        a = alpha[:, None, None]                                  # [B, 1, 1]
-        var = a**2 * self._lam[None] + (sigma**2)[:, None, None]  # [B, K, D]
-        diff = x[:, None, :] - alpha[:, None, None] * self.means[None]  # [B, K, D]
-        proj = jnp.einsum("kdj,bkd->bkj", self._U, diff)          # Uᵀ diff
-        maha = jnp.sum(proj**2 / var, -1)
-        logdet = jnp.sum(jnp.log(var), -1)
-        logc = jnp.log(self.weights)[None] - 0.5 * (maha + logdet + self.D * jnp.log(2 * jnp.pi))
-        prec_diff = jnp.einsum("kdj,bkj->bkd", self._U, proj / var)  # C⁻¹ diff
-        return logc, prec_diff
+        """Per-component terms for x ``[B, D]`` under the perturbed mixture: log w_k N(x; α μ_k,
+        C_k) ``[K, B]`` and C_k⁻¹ (x - α μ_k) in the eigenbasis, ``[K·D, B]``.
+
+        Laid out component-major, so the sums over the D eigen-directions and the K modes run
+        over leading axes, element by element across the batch. The batch-major layout reduced
+        over minor axes of size D and K, which XLA:CPU runs slowly: the 8-mode 2-D ring's score
+        for 6000 points took 1.49 ms that way and 0.48 ms this way (2026-12-05, 2-core EPYC).
+        """
+        K, D = self.K, self.D
+        hi = jax.lax.Precision.HIGHEST   # ground truth: no reduced-precision matmuls on GPU/TPU
+        proj = jnp.matmul(self._W, x.T, precision=hi) - alpha[None] * self._mproj[:, None]
+        var = alpha[None] ** 2 * self._lam_flat[:, None] + (sigma ** 2)[None]   # [K·D, B]
+        q = proj / var
+        maha = jnp.sum((proj * q).reshape(K, D, -1), axis=1)
+        logdet = jnp.sum(jnp.log(var).reshape(K, D, -1), axis=1)
+        logc = jnp.log(self.weights)[:, None] - 0.5 * (maha + logdet + D * jnp.log(2 * jnp.pi))
+        return logc, q
 
     def perturbed_log_prob(self, x: jax.Array, alpha: jax.Array, sigma: jax.Array) -> jax.Array:
         """log p_t(x) for x ``[B, ...]`` (flattened to D), alpha/sigma ``[B]``."""
         xf = x.reshape(x.shape[0], -1)
         logc, _ = self._components(xf, alpha, sigma)
-        return jax.scipy.special.logsumexp(logc, axis=1)
+        return jax.scipy.special.logsumexp(logc, axis=0)
 
     def perturbed_score(self, x: jax.Array, alpha: jax.Array, sigma: jax.Array) -> jax.Array:
-        """∇_x log p_t(x), shaped like x."""
+        """∇_x log p_t(x) = -Σ_k r_k C_k⁻¹ (x - α μ_k), shaped like x (r: the responsibilities)."""
         xf = x.reshape(x.shape[0], -1)
-        logc, prec_diff = self._components(xf, alpha, sigma)
-        r = jax.nn.softmax(logc, axis=1)
-        return (-jnp.einsum("bk,bkd->bd", r, prec_diff)).reshape(x.shape)
+        logc, q = self._components(xf, alpha, sigma)
+        r = jax.nn.softmax(logc, axis=0)                                          # [K, B]
+        rq = (r[:, None, :] * q.reshape(self.K, self.D, -1)).reshape(self.K * self.D, -1)
+        score = -jnp.matmul(self._W.T, rq, precision=jax.lax.Precision.HIGHEST)   # [D, B]
+        return score.T.reshape(x.shape)
 
     def log_prob(self, x: jax.Array) -> jax.Array:
         n = x.shape[0]

@@ -22,7 +22,8 @@ def tiny_config():
     config.training.snapshot_freq = 60
     config.training.log_freq = 10
     config.training.snapshot_sampling = True
-    config.training.snapshot_num_samples = 4
+    # as many as sample mode draws: the same program, compiled once (tests/conftest.py's cache)
+    config.training.snapshot_num_samples = 8
     config.sampling.num_samples = 8
     config.eval.batch_size = 8
     config.eval.num_samples = 8
