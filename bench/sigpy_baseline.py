@@ -3,8 +3,8 @@
 An outside reference for our CS baselines: another toolkit's standard compressed-sensing recon
 (accelerated proximal gradient; its default Daubechies-4 wavelet, or another) on exactly the
 same k-space, with its λ tuned the same way as ours (the same validation slices, the same grid
-of λ relative to max|Aᴴy|, growing past a winning end). sigpy is never a dependency of the project: the bench
-runs this only when it is installed (``pip install sigpy``).
+of λ relative to max|Aᴴy|, growing past a winning end). sigpy is never a dependency of the
+project: the bench runs this only when it is installed (``pip install sigpy``).
 
 Before anything runs, :func:`check_same_forward` checks that sigpy's SENSE operator maps the
 ground truth to our operator's measurements (centred orthonormal FFT, same coil maps and mask),
