@@ -71,7 +71,8 @@ def _log(writer, bar, pending: list, step: int, since: tuple, ckpt: Checkpointer
     sps = (step - since[0]) / max(now - since[1], 1e-9)
     writer.write(step, "train", loss=loss.mean(), grad_norm=gnorm.mean(), steps_per_sec=sps)
     if bar is not None:
-        bar.set_postfix(loss=f"{loss.mean():.4f}", steps_per_s=f"{sps:.0f}")
+        # Three significant digits: a slow run shows 0.431 steps/s, not 0.
+        bar.set_postfix(loss=f"{loss.mean():.4f}", steps_per_s=f"{sps:.3g}")
     return step, now
 
 
