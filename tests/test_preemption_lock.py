@@ -15,6 +15,7 @@ import sys
 import time
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 import pytest
 
@@ -76,6 +77,33 @@ def test_sigterm_saves_exits_0_and_the_rerun_matches_an_uninterrupted_run(tmp_pa
     assert int(resumed.step) == N
     for x, y in zip(jax.tree.leaves(ref), jax.tree.leaves(resumed)):
         np.testing.assert_array_equal(x, y)   # bit-exact: the same steps in the same chunks
+
+
+def test_dispatch_window_keeps_the_host_at_most_depth_chunks_ahead():
+    """Why a SIGTERM is answered within a few steps: the train loop waits for all but its last
+    ``depth`` chunks, where JAX alone lets the host queue up to ~32 (78 s of brain128 steps)."""
+    from run.train import DispatchWindow
+
+    @jax.jit
+    def chunk(x):   # 60 dependent 384² matmuls: 10 GFLOP, 50-200 ms on 2 cores
+        return jax.lax.fori_loop(0, 60, lambda i, y: jnp.tanh(y @ y), x)
+
+    x0 = jnp.eye(384) * 0.5
+    chunk(x0).block_until_ready()   # compile
+    outs = [x0]
+    for _ in range(5):   # the premise: unbounded, dispatch runs ahead of the device
+        outs.append(chunk(outs[-1]))
+    assert not outs[1].is_ready(), "a chunk finished before the next was dispatched: too fast to test"
+    jax.block_until_ready(outs[-1])
+
+    window, outs = DispatchWindow(2), [x0]
+    for _ in range(5):
+        outs.append(chunk(outs[-1]))
+        window.push(outs[-1])
+        assert all(o.is_ready() for o in outs[1:-2]), [o.is_ready() for o in outs]
+    jax.block_until_ready(outs[-1])
+    with pytest.raises(ValueError, match="depth >= 1"):
+        DispatchWindow(0)
 
 
 def test_second_run_refused_reader_allowed_second_signal_aborts_cleanly(tmp_path):
