@@ -71,6 +71,24 @@ def conv3x3(features: int, *, stride: int = 1, init_scale: float = 1.0, use_bias
                 dtype=dtype, name=name)
 
 
+def pointwise(x: jax.Array, w: jax.Array) -> jax.Array:
+    """The per-pixel channel map ``x @ w`` for ``x: [..., C_in]``, ``w: [C_in, C_out]``.
+
+    On images ``[N, H, W, C_in]`` it is a 1×1 :func:`conv2d` (so training loops get its
+    loop-friendly VJP); other ranks are a matmul. Measured on the 2-core EPYC (2026-12-05,
+    jax 0.10.2, YNNPACK for reductions only, four shapes of the U-Nets), the convolution's
+    gradient took 0.50–0.82× the matmul's time and its forward 0.51–1.04× (16 × 32² × 64 → 64:
+    gradient 11.0 vs 18.5 ms, forward 3.1 vs 6.1 ms). The matmul's weight gradient contracts
+    over N·H·W, and XLA:CPU transposed both operands for it, recomputing the elementwise ops
+    that produce them inside the transposing copy. In whole networks the gain is smaller:
+    forward 2–6 % faster (NCSN++ 32 px with and without FIR, the 128 px brain prior), training
+    step and a gradient inside ``fori_loop`` unchanged within 1–2 % (interleaved A/B, same day).
+    """
+    if x.ndim == 4:
+        return conv2d(x, w[None, None], (1, 1), "VALID")
+    return jnp.einsum("...c,cd->...d", x, w)
+
+
 class NIN(nn.Module):
     """Network-in-network: a per-pixel linear map over channels, ``W: [C_in, C_out]`` and ``b``.
 
@@ -85,16 +103,12 @@ class NIN(nn.Module):
     def __call__(self, x: jax.Array) -> jax.Array:
         W = self.param("W", default_init(self.init_scale), (x.shape[-1], self.features))
         b = self.param("b", nn.initializers.zeros, (self.features,))
-        y = jnp.einsum("...c,cd->...d", x.astype(self.dtype), W.astype(self.dtype))
-        return y + b.astype(self.dtype)
+        return pointwise(x.astype(self.dtype), W.astype(self.dtype)) + b.astype(self.dtype)
 
 
 class Conv1x1(nn.Module):
-    """A 1×1 convolution with a Flax ``Conv`` kernel ``[1, 1, C_in, C_out]``, computed as a matmul.
-
-    The parameter layout is ``nn.Conv``'s (so trees match score_sde's), but XLA on CPU computes
-    the weight gradient of a matmul several times faster than that of a 1×1 convolution.
-    """
+    """A 1×1 convolution with a Flax ``Conv`` kernel ``[1, 1, C_in, C_out]`` (so trees match
+    score_sde's), computed by :func:`pointwise`."""
 
     features: int
     init_scale: float = 1.0
@@ -104,8 +118,7 @@ class Conv1x1(nn.Module):
     def __call__(self, x: jax.Array) -> jax.Array:
         k = self.param("kernel", default_init(self.init_scale), (1, 1, x.shape[-1], self.features))
         b = self.param("bias", nn.initializers.zeros, (self.features,))
-        y = jnp.einsum("...c,cd->...d", x.astype(self.dtype), k[0, 0].astype(self.dtype))
-        return y + b.astype(self.dtype)
+        return pointwise(x.astype(self.dtype), k[0, 0].astype(self.dtype)) + b.astype(self.dtype)
 
 
 class GroupNorm(nn.Module):
