@@ -32,10 +32,10 @@ class DispatchWindow:
 
     JAX dispatches asynchronously, and without a bound the host ran up to ~32 chunks ahead on
     CPU (PjRt's limit on computations in flight). A SIGTERM then waited for all of them before
-    its checkpoint: 78 s for the 128 px brain prior at 2.3 s per step, past the 30 s grace period
-    Kubernetes gives by default. The progress bar also counted dispatched steps, not finished ones. With
-    two chunks in flight the device still never waits for the host, which prepares the next
-    batch while the current chunk runs.
+    its checkpoint: 78 s for the 128 px brain prior at 2.3 s per step, past the 30 s grace
+    period Kubernetes gives by default. The progress bar also counted dispatched steps, not
+    finished ones. With two chunks in flight the device still never waits for the host, which
+    prepares the next batch while the current chunk runs.
     """
 
     def __init__(self, depth: int = 2):
