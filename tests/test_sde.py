@@ -140,6 +140,30 @@ def test_gmm_perturbed_density_is_the_mixture_of_pushed_gaussians():
         np.testing.assert_allclose(score[b], exact, rtol=1e-3, atol=1e-3 * np.abs(exact).max())
 
 
+def test_gmm_samples_have_the_mixture_weights_means_and_covariances():
+    """Draws from ``GaussianMixture.sample``: the component counts pass a chi-square test against
+    the weights (a zero-weight component never appears), and each component's draws have its
+    mean and covariance. Components are told apart by far-apart means."""
+    from scipy.stats import chisquare
+    w = np.array([0.5, 0.0, 0.15, 0.35])
+    means = np.array([[0.0, 0.0], [40.0, 0.0], [0.0, 40.0], [40.0, 40.0]])
+    covs = np.array([[[1.0, 0.3], [0.3, 0.5]], np.eye(2), [[0.2, 0.0], [0.0, 2.0]], [[1.0, -0.6], [-0.6, 1.0]]])
+    gmm = sde_lib.GaussianMixture(w, means, covs)
+    n = 200_000
+    x = np.asarray(jax.jit(gmm.sample, static_argnums=1)(jax.random.PRNGKey(0), n), np.float64)
+    comp = np.argmin(((x[:, None, :] - means[None]) ** 2).sum(-1), axis=1)
+    counts = np.bincount(comp, minlength=4)
+    assert counts[1] == 0
+    keep = w > 0
+    assert chisquare(counts[keep], n * w[keep]).pvalue > 1e-3, counts
+    for k in np.flatnonzero(keep):
+        xk = x[comp == k]
+        np.testing.assert_allclose(xk.mean(0), means[k], atol=0.03)
+        np.testing.assert_allclose(np.cov(xk.T), covs[k], atol=0.04)
+    # a wrong weight is caught: the same counts against weights shifted by 0.01
+    assert chisquare(counts[keep], n * (w[keep] + [0.01, 0.0, -0.01])).pvalue < 1e-6
+
+
 @pytest.mark.parametrize("name", list(SDES))
 def test_gmm_perturbed_score_matches_autodiff(name):
     sde = SDES[name]()
