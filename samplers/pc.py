@@ -54,7 +54,7 @@ def pc_sample(rng, sde: SDE, score_fn, shape, *, predictor: str = "euler_maruyam
     grid = time_grid(sde, eps, num_steps)
     rng, k0 = jax.random.split(rng)
     x = sde.prior_sampling(k0, shape)
-    ones = jnp.ones((shape[0],), jnp.float32)
+    batch = (shape[0],)
     correct = corr.nfe > 0 and n_steps > 0
 
     # The current time rides in the loop carry, a materialised scalar: read as grid[i] inside the
@@ -64,7 +64,7 @@ def pc_sample(rng, sde: SDE, score_fn, shape, *, predictor: str = "euler_maruyam
     def body(i, carry):
         rng, x, _, t_i = carry
         t_next_i = grid[i + 1]
-        t, t_next = jnp.broadcast_to(t_i, ones.shape), jnp.broadcast_to(t_next_i, ones.shape)
+        t, t_next = jnp.broadcast_to(t_i, batch), jnp.broadcast_to(t_next_i, batch)
         if consistency is None:
             rng, kc, kp = jax.random.split(rng, 3)
             x, _ = corr.fn(kc, sde, score_fn, x, t, snr, n_steps)
