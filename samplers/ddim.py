@@ -16,7 +16,7 @@ import jax
 import jax.numpy as jnp
 
 from sde_lib import SDE, bcast, x0_from_score
-from samplers.schedules import check_float, data_prediction, draw_prior, step_times
+from samplers.schedules import check_float, data_prediction, draw_prior, step_loop, step_times
 
 
 def ddim_update(x0, eps_hat, a_t, sig_t, a_s, sig_s, eta, z):
@@ -56,16 +56,16 @@ def ddim_sample(rng, sde: SDE, score_fn, shape, *, num_steps: int = 50, eta: flo
     ones = jnp.ones((shape[0],), jnp.float32)
     stochastic = isinstance(eta, jax.core.Tracer) or float(eta) != 0.0
 
-    def body(i, carry):
+    def body(i, t, s, carry):
         rng, x = carry
         if stochastic:
             rng, k = jax.random.split(rng)
             z = jax.random.normal(k, x.shape, x.dtype)
         else:
             z = jnp.zeros_like(x)
-        return rng, ddim_step(sde, score_fn, x, ts[i] * ones, ts[i + 1] * ones, eta, z)
+        return rng, ddim_step(sde, score_fn, x, t * ones, s * ones, eta, z)
 
-    _, x = jax.lax.fori_loop(0, len(ts) - 1, body, (rng, x))
+    _, x = step_loop(ts, body, (rng, x))
     nfe = len(ts) - 1
     if denoise:
         x = data_prediction(sde, score_fn, x, ts[-1] * ones)

@@ -12,11 +12,10 @@ The first step has no previous prediction and is first order. One score call per
 """
 from __future__ import annotations
 
-import jax
 import jax.numpy as jnp
 
 from sde_lib import SDE
-from samplers.schedules import data_prediction, draw_prior, step_times
+from samplers.schedules import data_prediction, draw_prior, step_loop, step_times
 
 
 def dpm_solver_pp_sample(rng, sde: SDE, score_fn, shape, *, num_steps: int = 20,
@@ -35,20 +34,21 @@ def dpm_solver_pp_sample(rng, sde: SDE, score_fn, shape, *, num_steps: int = 20,
     alphas, sigmas = sde.marginal_coeffs(ts)
     ls = jnp.log(alphas) - jnp.log(sigmas)
 
-    def body(i, carry):
+    def body(i, cur, nxt, carry):
+        (t, _, sigma, l), (_, alpha_next, sigma_next, l_next) = cur, nxt
         x, x0_prev, h_prev = carry
-        x0 = data_prediction(sde, score_fn, x, ts[i] * ones)
-        h = ls[i + 1] - ls[i]
+        x0 = data_prediction(sde, score_fn, x, t * ones)
+        h = l_next - l
         first = i == 0
         if lower_order_final:
             first = first | (i == n - 1)
         r = h_prev / h
         second = (1 + 0.5 / r) * x0 - (0.5 / r) * x0_prev
         d = jnp.where(first, x0, second)
-        x_next = (sigmas[i + 1] / sigmas[i]) * x - alphas[i + 1] * jnp.expm1(-h) * d
+        x_next = (sigma_next / sigma) * x - alpha_next * jnp.expm1(-h) * d
         return x_next, x0, h
 
-    x, _, _ = jax.lax.fori_loop(0, n, body, (x, jnp.zeros_like(x), jnp.ones((), jnp.float32)))
+    x, _, _ = step_loop((ts, alphas, sigmas, ls), body, (x, jnp.zeros_like(x), jnp.ones((), jnp.float32)))
     nfe = n
     if denoise:
         x = data_prediction(sde, score_fn, x, ts[-1] * ones)

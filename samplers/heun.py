@@ -12,11 +12,10 @@ plain Euler step (as in EDM, where it lands on sigma = 0), so nfe = 2 · num_ste
 """
 from __future__ import annotations
 
-import jax
 import jax.numpy as jnp
 
 from sde_lib import SDE
-from samplers.schedules import data_prediction, draw_prior, step_times
+from samplers.schedules import data_prediction, draw_prior, step_loop, step_times
 
 
 def heun_sample(rng, sde: SDE, score_fn, shape, *, num_steps: int = 18, schedule: str = "edm",
@@ -32,18 +31,19 @@ def heun_sample(rng, sde: SDE, score_fn, shape, *, num_steps: int = 18, schedule
     alphas, sigmas = sde.marginal_coeffs(ts)
     rs = sigmas / alphas
 
-    def slope(y, i):
-        x0 = data_prediction(sde, score_fn, alphas[i] * y, ts[i] * ones)
-        return (y - x0) / rs[i]
+    def slope(y, row):
+        t, alpha, r = row
+        x0 = data_prediction(sde, score_fn, alpha * y, t * ones)
+        return (y - x0) / r
 
-    def body(i, y):
-        d = slope(y, i)
-        dr = rs[i + 1] - rs[i]
+    def body(i, cur, nxt, y):
+        d = slope(y, cur)
+        dr = nxt[2] - cur[2]
         y_euler = y + dr * d
-        return y + dr * 0.5 * (d + slope(y_euler, i + 1))
+        return y + dr * 0.5 * (d + slope(y_euler, nxt))
 
-    y = jax.lax.fori_loop(0, n - 1, body, x / alphas[0])
-    y = y + (rs[n] - rs[n - 1]) * slope(y, n - 1)        # final Euler step
+    y = step_loop((ts, alphas, rs), body, x / alphas[0], n - 1)
+    y = y + (rs[n] - rs[n - 1]) * slope(y, (ts[n - 1], alphas[n - 1], rs[n - 1]))   # final Euler step
     x = alphas[n] * y
     nfe = 2 * n - 1
     if denoise:

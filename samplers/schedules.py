@@ -82,3 +82,32 @@ def data_prediction(sde: SDE, score_fn, x: jax.Array, t: jax.Array) -> jax.Array
     """Tweedie's x̂0 = (x + sigma_t² s(x, t)) / alpha_t: one score call."""
     alpha, sigma = sde.marginal_coeffs(t)
     return x0_from_score(x, score_fn(x, t), alpha, sigma)
+
+
+def step_loop(table, body, init, num_steps: int | None = None):
+    """``carry = body(i, cur, nxt, carry)`` for i = 0 … num_steps − 1 in one ``lax.fori_loop``,
+    with ``cur`` / ``nxt`` rows i / i + 1 of ``table``: a pytree of ``[n + 1]`` per-step arrays
+    (the times, and any coefficients the solver precomputes on them). ``num_steps`` defaults to n.
+
+    Why the rows travel this way: row i is carried in the loop state (the previous step's
+    ``nxt``), not read as ``table[i]`` inside the body. A dynamic slice read in the body is fused
+    into every consumer of the time, the time embedding's fusion included, and XLA:CPU then
+    computed that fusion without vectorising it: DDIM on a 2-D MLP ran at 1.12 × a jitted forward
+    per score call with ``ts[i]``, 0.97 with the carried time (2026-12-06, same samples bit for
+    bit).
+    """
+    leaves = jax.tree.leaves(table)
+    n = leaves[0].shape[0] - 1
+    num_steps = n if num_steps is None else num_steps
+    if not 0 <= num_steps <= n or any(a.shape[:1] != (n + 1,) for a in leaves):
+        raise ValueError(f"step_loop needs [n + 1] rows for num_steps <= n; got num_steps {num_steps} "
+                         f"and row counts {[a.shape[:1] for a in leaves]}")
+
+    def step(i, state):
+        carry, cur = state
+        nxt = jax.tree.map(lambda a: a[i + 1], table)
+        return body(i, cur, nxt, carry), nxt
+
+    first = jax.tree.map(lambda a: a[0], table)
+    carry, _ = jax.lax.fori_loop(0, num_steps, step, (init, first))
+    return carry

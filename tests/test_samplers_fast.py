@@ -128,6 +128,27 @@ def test_schedules(name, schedule):
         np.testing.assert_allclose(np.diff(ts), np.full(n, -(sde.T - eps) / n), rtol=1e-4)
 
 
+def test_step_loop_hands_each_step_its_two_rows():
+    from samplers.schedules import step_loop
+    ts = jnp.asarray([1.0, 0.7, 0.4, 0.2, 0.05])
+    table = (ts, 10 * ts)
+
+    def body(i, cur, nxt, seen):   # record (i, t_i, t_{i+1}, the second leaf's row i + 1)
+        return seen.at[i].set(jnp.stack([i.astype(jnp.float32), cur[0], nxt[0], nxt[1]]))
+    seen = np.asarray(step_loop(table, body, jnp.zeros((4, 4))))
+    np.testing.assert_array_equal(seen[:, 0], np.arange(4))
+    np.testing.assert_array_equal(seen[:, 1], np.asarray(ts[:-1]))
+    np.testing.assert_array_equal(seen[:, 2], np.asarray(ts[1:]))
+    np.testing.assert_array_equal(seen[:, 3], 10 * np.asarray(ts[1:]))
+    part = np.asarray(step_loop(table, body, jnp.zeros((4, 4)), num_steps=2))   # stops early
+    np.testing.assert_array_equal(part[2:], 0.0)
+    np.testing.assert_array_equal(part[:2], seen[:2])
+    with pytest.raises(ValueError, match="rows"):
+        step_loop((ts, ts[:3]), body, jnp.zeros((4, 4)))
+    with pytest.raises(ValueError, match="num_steps"):
+        step_loop(ts, body, jnp.zeros((4, 4)), num_steps=5)
+
+
 def test_dopri5_accuracy_stats_and_failure():
     # Harmonic oscillator as a two-leaf pytree, batch of 3 frequencies, integrated backwards.
     w = jnp.array([1.0, 2.0, 3.0])

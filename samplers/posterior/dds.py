@@ -14,7 +14,7 @@ from sde_lib.base import check_int
 from samplers.ddim import ddim_update
 from samplers.posterior.common import coeffs, soft_weight
 from samplers.posterior.view import PriorView
-from samplers.schedules import check_float, draw_prior, step_times
+from samplers.schedules import check_float, draw_prior, step_loop, step_times
 
 
 def dds(rng, sde: SDE, score_fn, view: PriorView, y, *, num_steps: int = 50, eta: float = 0.15,
@@ -68,15 +68,15 @@ def dds(rng, sde: SDE, score_fn, view: PriorView, y, *, num_steps: int = 50, eta
         weight = soft_weight(alpha, sigma, noise_std) + gamma_floor if gamma is None else gamma
         return view.least_squares_step(x0, y - view.forward(x0), n_cg, weight), x0, alpha, sigma
 
-    def body(i, carry):
+    def body(i, t, s, carry):
         rng, x = carry
         rng, k = jax.random.split(rng)
-        x0c, x0, a_t, s_t = corrected_x0(x, ts[i])
-        a_s, s_s = coeffs(sde, ts[i + 1])
+        x0c, x0, a_t, s_t = corrected_x0(x, t)
+        a_s, s_s = coeffs(sde, s)
         eps_hat = (x - a_t * x0) / s_t
         z = jax.random.normal(k, x.shape, x.dtype)
         return rng, ddim_update(x0c, eps_hat, a_t, s_t, a_s, s_s, eta, z)
 
-    _, x = jax.lax.fori_loop(0, num_steps - 1, body, (rng, x))
+    _, x = step_loop(ts, body, (rng, x))
     x0c, *_ = corrected_x0(x, ts[-1], final_cg_iters)
     return view.output(x0c), jnp.asarray(num_steps, jnp.int32)

@@ -15,7 +15,7 @@ from sde_lib.base import check_int
 from samplers.ddim import ddim_update
 from samplers.posterior.common import coeffs
 from samplers.posterior.view import PriorView
-from samplers.schedules import check_float, draw_prior, step_times
+from samplers.schedules import check_float, draw_prior, step_loop, step_times
 
 
 def dps(rng, sde: SDE, score_fn, view: PriorView, y, *, num_steps: int = 1000, zeta: float = 1.0,
@@ -44,10 +44,9 @@ def dps(rng, sde: SDE, score_fn, view: PriorView, y, *, num_steps: int = 1000, z
 
     grad_fn = jax.grad(residual_norm, has_aux=True)
 
-    def body(i, carry):
+    def body(i, t, s, carry):
         rng, x = carry
         rng, k = jax.random.split(rng)
-        t, s = ts[i], ts[i + 1]
         g, x0 = grad_fn(x, t)
         a_t, s_t = coeffs(sde, t)
         a_s, s_s = coeffs(sde, s)
@@ -55,7 +54,7 @@ def dps(rng, sde: SDE, score_fn, view: PriorView, y, *, num_steps: int = 1000, z
         z = jax.random.normal(k, x.shape, x.dtype)
         return rng, ddim_update(x0, eps_hat, a_t, s_t, a_s, s_s, eta, z) - zeta * g
 
-    _, x = jax.lax.fori_loop(0, num_steps - 1, body, (rng, x))
+    _, x = step_loop(ts, body, (rng, x))
     alpha, sigma = sde.marginal_coeffs(ts[-1] * ones)
     x0 = x0_from_score(x, score_fn(x, ts[-1] * ones), alpha, sigma)
     return view.output(x0), jnp.asarray(num_steps, jnp.int32)
