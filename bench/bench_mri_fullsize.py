@@ -100,13 +100,14 @@ def main(argv=None) -> None:
     print("|---|---|---|---|---|---|---|")
     own = int(base.data.image_size)
     for size in [int(s) for s in args.sizes.split(",")]:
+        rows = {}
         for batch in [int(b) for b in args.batches.split(",")]:
-            r = run(sized(args.config, size, args.coils), params, batch, args.steps, args.method)
+            rows[batch] = r = run(sized(args.config, size, args.coils), params, batch, args.steps, args.method)
             print(f"| {size} | {batch} | {r['compile']:.0f} | {r['per_slice']:.1f} | {r['nfe']} | {r['mem']:.0f} "
                   f"| {r['psnr']:.2f} |", flush=True)
         if size == own:
-            b = min(int(x) for x in args.batches.split(","))
-            f32 = run(sized(args.config, size, args.coils), params, b, args.steps, args.method)
+            b = min(rows)
+            f32 = rows[b]   # the float32 run of the same slices, already done above
             bf16 = run(sized(args.config, size, args.coils, "bfloat16"), params, b, args.steps, args.method)
             print(f"\nbfloat16 at {size} px: PSNR {bf16['psnr']:.3f} vs float32 {f32['psnr']:.3f} dB "
                   f"(difference {bf16['psnr'] - f32['psnr']:+.3f}), {bf16['per_slice']:.1f} vs "
