@@ -7,7 +7,8 @@ batch 16. Prints, measured in the same run:
 - one jitted forward; a bare jitted forward + backward + Adam (loss = mean(out²));
 - the library's train step (DSM loss with its noise draws, Adam, EMA) on a fixed batch, and
   the same step inside the train loop with host data (embedded brain slices) — ratios to bare;
-- images/s and XLA's memory estimate for the compiled step (CPU has no allocator statistics).
+- images/s and XLA's memory estimate for the compiled step (CPU has no allocator statistics);
+- PC, DDIM and DPM-Solver++ on the same network: time per score evaluation ÷ one forward.
 """
 from __future__ import annotations
 
@@ -25,6 +26,7 @@ import jax  # noqa: E402
 import jax.numpy as jnp  # noqa: E402
 import optax  # noqa: E402
 
+import samplers  # noqa: E402
 from bench.timing import best_time, machine  # noqa: E402
 from configs.ve.ncsnpp_cifar10_continuous import get_config  # noqa: E402
 from run.trainer import Trainer  # noqa: E402
@@ -60,20 +62,41 @@ def main():
     x = jnp.asarray(tr.dataset.batch(jax.random.PRNGKey(0), args.batch))
     labels = jnp.full((args.batch,), 1.0)
 
-    fwd = jax.jit(lambda p, x: model.apply(p, x, labels))
-    t_fwd = best_time(fwd, params, x, repeats=args.steps, number=2)
-
+    # The labels are an argument, not a constant: a constant would let XLA fold the time
+    # embedding away at compile time (what the library's step computes from random t).
+    fwd = jax.jit(lambda p, x, l: model.apply(p, x, l))
     opt = tr.optimizer
 
-    def bare(p, o):
-        g = jax.grad(lambda p: jnp.mean(model.apply(p, x, labels) ** 2))(p)
+    def bare(p, o, l):
+        g = jax.grad(lambda p: jnp.mean(model.apply(p, x, l) ** 2))(p)
         u, o = opt.update(g, o, p)
         return optax.apply_updates(p, u), o
-    bare_c = jax.jit(bare).lower(params, opt.init(params)).compile()
-    t_bare = best_time(bare_c, params, opt.init(params), repeats=args.steps)
-
+    bare_c = jax.jit(bare).lower(params, opt.init(params), labels).compile()
     lib = jax.jit(tr.train_step).lower(state, x, jax.random.PRNGKey(1)).compile()
-    t_lib = best_time(lambda s: lib(s, x, jax.random.PRNGKey(1))[0], state, repeats=args.steps)
+    # forward, bare step and library step alternate in rounds (best of each): this machine's
+    # speed drifts by tens of percent within minutes, and a slow spell should hit all three
+    t_fwd = t_bare = t_lib = float("inf")
+    for _ in range(args.steps):
+        t_fwd = min(t_fwd, best_time(fwd, params, x, labels, repeats=1, number=2))
+        t_bare = min(t_bare, best_time(bare_c, params, opt.init(params), labels, repeats=1))
+        t_lib = min(t_lib, best_time(lambda s: lib(s, x, jax.random.PRNGKey(1))[0], state, repeats=1))
+
+    # Samplers on the same network: time per score evaluation ÷ one jitted forward, each
+    # alternating with the forward in rounds (best of each); before the train loop
+    # below, whose host data producer would keep running beside them.
+    shape = (args.batch, *tr.shape)
+    runs = [("PC euler_maruyama, 20 levels", dict(predictor="euler_maruyama", corrector="none", num_steps=20)),
+            ("PC euler_maruyama + langevin, 10 levels", dict(predictor="euler_maruyama", corrector="langevin",
+                                                             num_steps=10)),
+            ("DDIM, 20 steps", dict(method="ddim", num_steps=20)),
+            ("DPM-Solver++(2M), 20 steps", dict(method="dpm_solver_pp", num_steps=20))]
+    smp = [jax.jit(lambda p, k, o=o: samplers.sample(k, tr.sde, tr.builder(p), shape, **o)) for _, o in runs]
+    nfes = [int(f(params, jax.random.PRNGKey(1))[1]) for f in smp]
+    t_f, t_s = float("inf"), [float("inf")] * len(runs)
+    for _ in range(3):
+        t_f = min(t_f, best_time(fwd, params, x, labels, repeats=1, number=2))
+        for j, f in enumerate(smp):
+            t_s[j] = min(t_s[j], best_time(f, params, jax.random.PRNGKey(1), repeats=1))
 
     st = tr.init_state()
     st, _ = tr.run_steps(st, 0, 1)
@@ -107,6 +130,10 @@ def main():
     print(f"| library train step (DSM, Adam, EMA), fixed batch | {t_lib * 1e3:.1f} | {t_lib / t_bare:.2f} | {args.batch / t_lib:.0f} | {mem_mb(lib)} |")
     print(f"| train loop incl. host data (brain slices) | {t_loop * 1e3:.1f} | {t_loop / t_bare:.2f} | {args.batch / t_loop:.0f} | |")
     print(f"| same, 2 steps per compiled call (lax.scan) | {t_scan * 1e3:.1f} | {t_scan / t_bare:.2f} | {args.batch / t_scan:.0f} | |")
+    print(f"\n| sampler (batch {args.batch}) | NFE | s | per NFE ÷ one forward ({t_f * 1e3:.1f} ms) |")
+    print("|---|---|---|---|")
+    for (name, _), n, t in zip(runs, nfes, t_s):
+        print(f"| {name} | {n} | {t:.2f} | {t / n / t_f:.3f} |")
     print("\nreference (issue 3): PyTorch score_sde on these 2 cores ≈ 60 ms forward, ≈ 240 ms per training step")
 
 
