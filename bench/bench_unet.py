@@ -82,8 +82,7 @@ def main():
         t_lib = min(t_lib, best_time(lambda s: lib(s, x, jax.random.PRNGKey(1))[0], state, repeats=1))
 
     # Samplers on the same network: time per score evaluation ÷ one jitted forward, each
-    # alternating with the forward in rounds (best of each); before the train loop
-    # below, whose host data producer would keep running beside them.
+    # alternating with the forward in rounds (best of each).
     shape = (args.batch, *tr.shape)
     runs = [("PC euler_maruyama, 20 levels", dict(predictor="euler_maruyama", corrector="none", num_steps=20)),
             ("PC euler_maruyama + langevin, 10 levels", dict(predictor="euler_maruyama", corrector="langevin",
