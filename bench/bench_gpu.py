@@ -52,7 +52,7 @@ import numpy as np  # noqa: E402
 import optax  # noqa: E402
 
 import samplers  # noqa: E402
-from bench.timing import best_time, machine  # noqa: E402
+from bench.timing import best_time, compiled_mib, machine  # noqa: E402
 from configs.ve.ncsnpp_cifar10_continuous import get_config  # noqa: E402
 from run.trainer import Trainer  # noqa: E402
 
@@ -87,13 +87,6 @@ def peak_mib() -> float:
     CPU, which has no allocator statistics."""
     stats = jax.devices()[0].memory_stats() or {}
     return stats.get("peak_bytes_in_use", float("nan")) / 2**20
-
-
-def estimate_mib(compiled) -> float:
-    ma = compiled.memory_analysis()
-    if ma is None:
-        return float("nan")
-    return (ma.temp_size_in_bytes + ma.argument_size_in_bytes + ma.output_size_in_bytes) / 2**20
 
 
 def compile_timed(fn, *args):
@@ -132,7 +125,7 @@ def unet_rows(config, repeats: int, bare: bool = True) -> dict:
     return dict(batch=bs, forward_ms=t_fwd * 1e3, bare_ms=t_bare * 1e3, step_ms=t_step * 1e3,
                 step_over_bare=t_step / t_bare, images_per_s=bs / t_step,
                 compile_s=dict(forward=c_fwd, bare=c_bare, step=c_step),
-                estimate_mib=estimate_mib(step), peak_mib=peak_mib(),
+                estimate_mib=compiled_mib(step), peak_mib=peak_mib(),
                 params=int(sum(a.size for a in jax.tree.leaves(state.params))),
                 _trainer=tr, _state=state, _out=out)
 

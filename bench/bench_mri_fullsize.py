@@ -31,7 +31,7 @@ import numpy as np  # noqa: E402
 
 import mri  # noqa: E402
 import samplers  # noqa: E402
-from bench.timing import machine  # noqa: E402
+from bench.timing import compiled_mib, machine  # noqa: E402
 from run import builders  # noqa: E402
 from run.context import load_ema  # noqa: E402
 from run.recon.problem import build_problem  # noqa: E402
@@ -76,8 +76,7 @@ def run(config, params, batch: int, steps: int, method: str) -> dict:
     t0 = time.perf_counter()
     image, nfe = jax.block_until_ready(compiled(jax.random.PRNGKey(0), y))
     seconds = time.perf_counter() - t0
-    ma = compiled.memory_analysis()
-    mem = (ma.temp_size_in_bytes + ma.argument_size_in_bytes + ma.output_size_in_bytes) / 2**20 if ma else float("nan")
+    mem = compiled_mib(compiled)
     psnr = float(np.mean([m["psnr"] for m in mri.slice_metrics(problem.gt[:batch], np.asarray(image))]))
     return dict(compile=compile_s, per_slice=seconds / batch, nfe=int(nfe), mem=mem, psnr=psnr)
 

@@ -27,7 +27,7 @@ import jax.numpy as jnp  # noqa: E402
 import optax  # noqa: E402
 
 import samplers  # noqa: E402
-from bench.timing import best_time, machine  # noqa: E402
+from bench.timing import best_time, compiled_mib, machine  # noqa: E402
 from configs.ve.ncsnpp_cifar10_continuous import get_config  # noqa: E402
 from run.trainer import Trainer  # noqa: E402
 
@@ -43,11 +43,8 @@ def small_config(batch: int):
 
 
 def mem_mb(compiled) -> str:
-    ma = compiled.memory_analysis()
-    if ma is None:
-        return "n/a"
-    total = ma.temp_size_in_bytes + ma.argument_size_in_bytes + ma.output_size_in_bytes
-    return f"{total / 2**20:.0f}"
+    mib = compiled_mib(compiled)
+    return "n/a" if mib != mib else f"{mib:.0f}"
 
 
 def main():

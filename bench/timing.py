@@ -1,4 +1,5 @@
-"""Wall-clock helpers shared by the benchmarks: best-of-k timing of compiled calls."""
+"""Helpers shared by the benchmarks: best-of-k timing of compiled calls, the machine, and
+XLA's memory estimate of a compiled program."""
 from __future__ import annotations
 
 import platform
@@ -29,3 +30,12 @@ def machine() -> str:
         else "XLA's default kernels"
     return (f"{platform.processor() or platform.machine()}, {jax.device_count()} x {dev.platform} "
             f"({dev.device_kind}), jax {jax.__version__}, XLA:CPU {ynn}")
+
+
+def compiled_mib(compiled) -> float:
+    """XLA's estimate of a compiled program's memory in MiB (temporaries + arguments + outputs);
+    NaN where the backend gives none. On CPU this is the only figure (no allocator statistics)."""
+    ma = compiled.memory_analysis()
+    if ma is None:
+        return float("nan")
+    return (ma.temp_size_in_bytes + ma.argument_size_in_bytes + ma.output_size_in_bytes) / 2**20
