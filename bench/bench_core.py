@@ -27,7 +27,7 @@ import jax.numpy as jnp  # noqa: E402
 import optax  # noqa: E402
 
 import samplers  # noqa: E402
-from bench.timing import best_time, machine  # noqa: E402
+from bench.timing import best_interleaved, machine  # noqa: E402
 from configs.toy2d import get_config  # noqa: E402
 from run.trainer import Trainer  # noqa: E402
 
@@ -56,13 +56,8 @@ def main():
         sampler = jax.jit(lambda p, k, opts=opts: samplers.sample(k, tr.sde, tr.builder(p), (B, 2), **opts))
         nfes.append(int(sampler(params, jax.random.PRNGKey(1))[1]))
         compiled.append(sampler)
-    # The forward and the samplers alternate in rounds (best of each): this machine's speed
-    # drifts by tens of percent within minutes, and a slow spell should hit both sides.
-    t_fwd, t_smp = float("inf"), [float("inf")] * len(runs)
-    for _ in range(5):
-        t_fwd = min(t_fwd, best_time(fwd, params, x, labels, repeats=1, number=200))
-        for j, sampler in enumerate(compiled):
-            t_smp[j] = min(t_smp[j], best_time(sampler, params, jax.random.PRNGKey(1), repeats=1))
+    t_fwd, *t_smp = best_interleaved([(fwd, (params, x, labels), 200)]
+                                     + [(s, (params, jax.random.PRNGKey(1)), 1) for s in compiled], rounds=5)
     rows = [(name, nfe, t_s, t_s / nfe * 1e6, t_s / nfe / t_fwd)
             for (name, _), nfe, t_s in zip(runs, nfes, t_smp)]
 

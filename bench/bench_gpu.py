@@ -49,10 +49,9 @@ xla_flags.apply()   # before the first JAX backend starts (on CPU only; run/xla_
 import jax  # noqa: E402
 import jax.numpy as jnp  # noqa: E402
 import numpy as np  # noqa: E402
-import optax  # noqa: E402
 
 import samplers  # noqa: E402
-from bench.timing import best_time, compiled_mib, machine  # noqa: E402
+from bench.timing import bare_train_step, best_interleaved, compiled_mib, machine  # noqa: E402
 from configs.ve.ncsnpp_cifar10_continuous import get_config  # noqa: E402
 from run.trainer import Trainer  # noqa: E402
 
@@ -102,26 +101,23 @@ def unet_rows(config, repeats: int, bare: bool = True) -> dict:
     bs = int(config.training.batch_size)
     x = jnp.asarray(tr.dataset.batch(jax.random.PRNGKey(0), bs))
     labels = jnp.linspace(0.1, 1.0, bs) * float(config.model.sigma_max)
-    fwd, c_fwd = compile_timed(lambda p, x: tr.model.apply(p, x, labels), state.params, x)
+    # labels as an argument: a constant would let XLA fold the time embedding away
+    fwd, c_fwd = compile_timed(lambda p, x, l: tr.model.apply(p, x, l), state.params, x, labels)
     opt = tr.optimizer
-
-    def bare_step(p, o):
-        g = jax.grad(lambda p: jnp.mean(tr.model.apply(p, x, labels) ** 2))(p)
-        u, o = opt.update(g, o, p)
-        return optax.apply_updates(p, u), o
     step, c_step = compile_timed(tr.train_step, state, x, jax.random.PRNGKey(1))
-    t_fwd = best_time(fwd, state.params, x, repeats=repeats)
-    t_bare = c_bare = float("nan")
+    calls = [(fwd, (state.params, x, labels), 1), (lambda s: step(s, x, jax.random.PRNGKey(1))[0], (state,), 1)]
+    c_bare = float("nan")
     if bare:   # the baseline of the step ÷ bare target: the float32 row only, one compile fewer
-        bare_c, c_bare = compile_timed(bare_step, state.params, opt.init(state.params))
-        t_bare = best_time(bare_c, state.params, opt.init(state.params), repeats=repeats)
-    t_step = best_time(lambda s: step(s, x, jax.random.PRNGKey(1))[0], state, repeats=repeats)
+        bare_c, c_bare = compile_timed(bare_train_step(tr.model, opt, x), state.params, opt.init(state.params), labels)
+        calls.append((bare_c, (state.params, opt.init(state.params), labels), 1))
+    t_fwd, t_step, *t_bare = best_interleaved(calls, rounds=repeats)
+    t_bare = t_bare[0] if t_bare else float("nan")
     # The released config zero-initialises the output layer (init_scale 0), so compare float32
     # and bfloat16 on parameters moved off zero, the same for both (same key, same shapes).
     leaves, tree = jax.tree.flatten(state.params)
     keys = jax.random.split(jax.random.PRNGKey(7), len(leaves))
     moved = jax.tree.unflatten(tree, [a + 0.02 * jax.random.normal(k, a.shape, a.dtype) for a, k in zip(leaves, keys)])
-    out = jnp.asarray(fwd(moved, x), jnp.float32)
+    out = jnp.asarray(fwd(moved, x, labels), jnp.float32)
     return dict(batch=bs, forward_ms=t_fwd * 1e3, bare_ms=t_bare * 1e3, step_ms=t_step * 1e3,
                 step_over_bare=t_step / t_bare, images_per_s=bs / t_step,
                 compile_s=dict(forward=c_fwd, bare=c_bare, step=c_step),
@@ -164,7 +160,7 @@ def part_samplers(args, folder: str, results: dict) -> None:
     shape = (bs, *tr.shape)
     x = jnp.asarray(tr.dataset.batch(jax.random.PRNGKey(0), bs))
     labels = jnp.full((bs,), 1.0)
-    fwd, _ = compile_timed(lambda p, x: tr.model.apply(p, x, labels), params, x)
+    fwd, _ = compile_timed(lambda p, x, l: tr.model.apply(p, x, l), params, x, labels)
     levels = 3 if args.quick else 50
     pc = dict(predictor="euler_maruyama", corrector="langevin", snr=0.16, n_steps=1, num_steps=levels)
     pc_c, c_pc = compile_timed(lambda p, k: samplers.sample(k, tr.sde, score_fn(p), shape, **pc), params,
@@ -175,12 +171,8 @@ def part_samplers(args, folder: str, results: dict) -> None:
                                                               method="dpm_solver_pp", num_steps=n_dpm),
                                  params, jax.random.PRNGKey(1))
     nfe = int(pc_c(params, jax.random.PRNGKey(1))[1])
-    # alternate the forward and the sampler (best of each): a slow spell hits both
-    t_fwd = t_pc = t_dpm = float("inf")
-    for _ in range(args.repeats):
-        t_fwd = min(t_fwd, best_time(fwd, params, x, repeats=1, number=5))
-        t_pc = min(t_pc, best_time(pc_c, params, jax.random.PRNGKey(1), repeats=1))
-        t_dpm = min(t_dpm, best_time(dpm_c, params, jax.random.PRNGKey(1), repeats=1))
+    t_fwd, t_pc, t_dpm = best_interleaved([(fwd, (params, x, labels), 5), (pc_c, (params, jax.random.PRNGKey(1)), 1),
+                                           (dpm_c, (params, jax.random.PRNGKey(1)), 1)], rounds=args.repeats)
     results["samplers"] = dict(forward_ms=t_fwd * 1e3, pc_nfe=nfe, pc_s=t_pc,
                                pc_per_nfe_over_forward=t_pc / nfe / t_fwd,
                                pc_compile_s=c_pc, dpm_steps=n_dpm, dpm_images=dpm_batch, dpm_s=t_dpm,

@@ -24,10 +24,9 @@ xla_flags.apply()   # before the first JAX backend starts (run/xla_flags.py)
 
 import jax  # noqa: E402
 import jax.numpy as jnp  # noqa: E402
-import optax  # noqa: E402
 
 import samplers  # noqa: E402
-from bench.timing import best_time, compiled_mib, machine  # noqa: E402
+from bench.timing import bare_train_step, best_interleaved, compiled_mib, machine  # noqa: E402
 from configs.ve.ncsnpp_cifar10_continuous import get_config  # noqa: E402
 from run.trainer import Trainer  # noqa: E402
 
@@ -63,20 +62,12 @@ def main():
     # embedding away at compile time (what the library's step computes from random t).
     fwd = jax.jit(lambda p, x, l: model.apply(p, x, l))
     opt = tr.optimizer
-
-    def bare(p, o, l):
-        g = jax.grad(lambda p: jnp.mean(model.apply(p, x, l) ** 2))(p)
-        u, o = opt.update(g, o, p)
-        return optax.apply_updates(p, u), o
-    bare_c = jax.jit(bare).lower(params, opt.init(params), labels).compile()
+    bare_c = jax.jit(bare_train_step(model, opt, x)).lower(params, opt.init(params), labels).compile()
     lib = jax.jit(tr.train_step).lower(state, x, jax.random.PRNGKey(1)).compile()
-    # forward, bare step and library step alternate in rounds (best of each): this machine's
-    # speed drifts by tens of percent within minutes, and a slow spell should hit all three
-    t_fwd = t_bare = t_lib = float("inf")
-    for _ in range(args.steps):
-        t_fwd = min(t_fwd, best_time(fwd, params, x, labels, repeats=1, number=2))
-        t_bare = min(t_bare, best_time(bare_c, params, opt.init(params), labels, repeats=1))
-        t_lib = min(t_lib, best_time(lambda s: lib(s, x, jax.random.PRNGKey(1))[0], state, repeats=1))
+    t_fwd, t_bare, t_lib = best_interleaved([(fwd, (params, x, labels), 2),
+                                             (bare_c, (params, opt.init(params), labels), 1),
+                                             (lambda s: lib(s, x, jax.random.PRNGKey(1))[0], (state,), 1)],
+                                            rounds=args.steps)
 
     # Samplers on the same network: time per score evaluation ÷ one jitted forward, each
     # alternating with the forward in rounds (best of each).
@@ -88,11 +79,8 @@ def main():
             ("DPM-Solver++(2M), 20 steps", dict(method="dpm_solver_pp", num_steps=20))]
     smp = [jax.jit(lambda p, k, o=o: samplers.sample(k, tr.sde, tr.builder(p), shape, **o)) for _, o in runs]
     nfes = [int(f(params, jax.random.PRNGKey(1))[1]) for f in smp]
-    t_f, t_s = float("inf"), [float("inf")] * len(runs)
-    for _ in range(3):
-        t_f = min(t_f, best_time(fwd, params, x, labels, repeats=1, number=2))
-        for j, f in enumerate(smp):
-            t_s[j] = min(t_s[j], best_time(f, params, jax.random.PRNGKey(1), repeats=1))
+    t_f, *t_s = best_interleaved([(fwd, (params, x, labels), 2)]
+                                 + [(f, (params, jax.random.PRNGKey(1)), 1) for f in smp], rounds=3)
 
     st = tr.init_state()
     st, _ = tr.run_steps(st, 0, 1)

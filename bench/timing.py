@@ -39,3 +39,29 @@ def compiled_mib(compiled) -> float:
     if ma is None:
         return float("nan")
     return (ma.temp_size_in_bytes + ma.argument_size_in_bytes + ma.output_size_in_bytes) / 2**20
+
+
+def best_interleaved(calls, rounds: int) -> list[float]:
+    """Seconds per call of each ``(fn, args, number)`` in ``calls``: the best of ``rounds`` rounds
+    that time every entry in turn (:func:`best_time` with one repeat of ``number`` calls). This
+    machine's speed drifts by tens of percent within minutes; alternating lets a slow spell hit
+    every entry rather than one, so their ratios stay fair."""
+    best = [float("inf")] * len(calls)
+    for _ in range(rounds):
+        for j, (fn, args, number) in enumerate(calls):
+            best[j] = min(best[j], best_time(fn, *args, repeats=1, number=number))
+    return best
+
+
+def bare_train_step(model, optimizer, x):
+    """``step(params, opt_state, labels) -> (params, opt_state)``: the network's forward, backward
+    (loss mean(out²)) and optimizer update on the fixed batch ``x``, nothing else: the baseline a
+    library train step is measured against. The labels are an argument: as a constant, XLA
+    would fold the time embedding away at compile time."""
+    import optax
+
+    def step(p, o, labels):
+        g = jax.grad(lambda p: jax.numpy.mean(model.apply(p, x, labels) ** 2))(p)
+        u, o = optimizer.update(g, o, p)
+        return optax.apply_updates(p, u), o
+    return step
