@@ -23,9 +23,12 @@ demo: venv
 	$(BIN)/python main.py --config $(CONFIG) --workdir $(WORKDIR) --mode sample
 
 # One pytest worker per core (pytest-xdist), each test file on one worker so module fixtures are
-# built once; TEST_WORKERS=0 runs in this process.
+# built once; TEST_WORKERS=0 runs in this process. The workers get glibc's huge-page tunable, as
+# main.py and bench/ give themselves (run/host_memory.py: fewer page faults in XLA:CPU's calls);
+# a glibc that does not know it ignores it; the other tunables in your GLIBC_TUNABLES are kept.
 TEST_WORKERS ?= auto
 test: venv
+	GLIBC_TUNABLES=$${GLIBC_TUNABLES:+$$GLIBC_TUNABLES:}glibc.malloc.hugetlb=1 \
 	$(BIN)/python -m pytest tests -n $(TEST_WORKERS) --dist loadfile
 
 bench: venv

@@ -16,8 +16,9 @@ from __future__ import annotations
 
 import sys
 
-from run import xla_flags
+from run import host_memory, xla_flags
 
+host_memory.apply(__name__)   # a script may restart once, with huge pages for malloc (run/host_memory.py)
 xla_flags.apply()   # faster XLA:CPU kernels; must precede the first JAX backend (run/xla_flags.py)
 
 from absl import app, flags, logging  # noqa: E402

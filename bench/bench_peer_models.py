@@ -16,8 +16,9 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from run import xla_flags  # noqa: E402
+from run import host_memory, xla_flags  # noqa: E402
 
+host_memory.apply(__name__)   # a script may restart once, with huge pages for malloc (run/host_memory.py)
 xla_flags.apply()   # before the first JAX backend starts (run/xla_flags.py)
 
 import jax  # noqa: E402

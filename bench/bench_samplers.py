@@ -36,8 +36,9 @@ import jax.numpy as jnp
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from run import xla_flags  # noqa: E402
+from run import host_memory, xla_flags  # noqa: E402
 
+host_memory.apply(__name__)   # a script may restart once, with huge pages for malloc (run/host_memory.py)
 xla_flags.apply()   # before the first JAX backend starts (run/xla_flags.py)
 import samplers  # noqa: E402
 import sde_lib  # noqa: E402
