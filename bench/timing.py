@@ -28,8 +28,10 @@ def machine() -> str:
     from run import xla_flags
     ynn = "YNNPACK for reductions only" if xla_flags.FLAG in os.environ.get("XLA_FLAGS", "").split() \
         else "XLA's default kernels"
+    pages = ("huge-page malloc" if "glibc.malloc.hugetlb=1" in os.environ.get("GLIBC_TUNABLES", "")
+             else "glibc's default malloc")
     return (f"{platform.processor() or platform.machine()}, {jax.device_count()} x {dev.platform} "
-            f"({dev.device_kind}), jax {jax.__version__}, XLA:CPU {ynn}")
+            f"({dev.device_kind}), jax {jax.__version__}, XLA:CPU {ynn}, {pages}")
 
 
 def compiled_mib(compiled) -> float:
