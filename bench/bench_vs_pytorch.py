@@ -8,7 +8,9 @@ batch 16, continuous DSM with Adam, gradient clipping and EMA, with FIR (every r
 and without (the DDPM++ family's resampling). Each round times ours (this process) and theirs
 (a subprocess of ``--torch-python``, so PyTorch is never imported here or needed by the
 project) one after the other for both configs, so the machine's load is shared alike; the table
-gives the best of the rounds. PyTorch uses as many threads as this machine has cores.
+gives the best of the rounds. PyTorch uses as many threads as this machine has cores, and its
+subprocess inherits this process's environment, the huge-page tunable of run/host_memory.py
+included (it made PyTorch's step 3-10 % faster too).
 
 ``--peer-dir``: a checkout of yang-song/score_sde_pytorch that imports on a CPU (its ``op``
 package compiles CUDA kernels at import; replace ``upfirdn2d_op`` / ``fused`` by None so its

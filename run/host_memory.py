@@ -7,7 +7,7 @@ NCSN++ training step at batch 16) from a worker thread. glibc hands a block that
 76 000 page faults per step, 130–200 ms of kernel time per 500 ms step on the 2-core bench
 machine (a page fault costs ≈ 3.3 µs there). With the tunable, glibc asks for transparent huge
 pages (2 MiB) for what it maps, and the same step spends 28–37 ms in the kernel and runs
-15–20 % faster (README › Benchmarks). ``mallopt`` cannot do this at run time: glibc reads its
+16–20 % faster (the 128 px brain prior's step: 24 %; README › Benchmarks › "Host memory"). ``mallopt`` cannot do this at run time: glibc reads its
 tunables once, when the process starts, hence the one restart (``os.execve`` of the same
 command line, before anything else has run: same pid, same open files).
 
