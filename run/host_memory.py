@@ -73,8 +73,10 @@ def environment_with_tunable(environ, mode: str, glibc: tuple[int, ...]):
 def apply(caller: str) -> None:
     """Restart this program once with the huge-page tunable when it pays (module docstring);
     otherwise return and let it go on as it is. ``caller``: the calling module's ``__name__``;
-    only ``"__main__"`` may restart."""
-    if caller != "__main__" or not sys.platform.startswith("linux") or not sys.executable:
+    only ``"__main__"`` may restart, and only a program started from a file (not ``python -c``,
+    an interactive shell or a notebook kernel, whose state a restart would throw away)."""
+    from_file = getattr(sys.modules.get("__main__"), "__file__", None)
+    if caller != "__main__" or not from_file or not sys.platform.startswith("linux") or not sys.executable:
         return
     env = environment_with_tunable(os.environ, thp_mode(), glibc_version())
     if env is None:

@@ -46,6 +46,16 @@ def test_imported_modules_never_restart(monkeypatch):
     host_memory.apply("main")            # what `import main` passes: must not restart pytest
 
 
+def test_no_restart_without_a_script_file():
+    # `python -c` (like a notebook kernel) has no __main__.__file__: a restart would lose its state.
+    code = (f"import os, sys; sys.path.insert(0, {REPO!r}); from run import host_memory; "
+            "print('body'); host_memory.apply(__name__); print(os.environ.get('GLIBC_TUNABLES', ''))")
+    env = {k: v for k, v in os.environ.items() if k not in ("GLIBC_TUNABLES", "SCORE_SDE_XLA_DEFAULTS")}
+    out = subprocess.run([sys.executable, "-c", code], env=env, text=True, capture_output=True,
+                         timeout=60, check=True).stdout.splitlines()
+    assert out == ["body", ""], out
+
+
 _SCRIPT = textwrap.dedent("""
     import ctypes, os, resource, sys
     sys.path.insert(0, {repo!r})
