@@ -11,6 +11,11 @@ from run import host_memory
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
+def _env_without_our_settings():
+    """This environment less the tunable (``make test`` sets it) and the opt-out."""
+    return {k: v for k, v in os.environ.items() if k not in ("GLIBC_TUNABLES", "SCORE_SDE_XLA_DEFAULTS")}
+
+
 def test_environment_with_tunable_conditions():
     env = {"PATH": "/bin"}
     new = host_memory.environment_with_tunable(env, "madvise", (2, 36))
@@ -50,7 +55,7 @@ def test_no_restart_without_a_script_file():
     # `python -c` (like a notebook kernel) has no __main__.__file__: a restart would lose its state.
     code = (f"import os, sys; sys.path.insert(0, {REPO!r}); from run import host_memory; "
             "print('body'); host_memory.apply(__name__); print(os.environ.get('GLIBC_TUNABLES', ''))")
-    env = {k: v for k, v in os.environ.items() if k not in ("GLIBC_TUNABLES", "SCORE_SDE_XLA_DEFAULTS")}
+    env = _env_without_our_settings()
     out = subprocess.run([sys.executable, "-c", code], env=env, text=True, capture_output=True,
                          timeout=60, check=True).stdout.splitlines()
     assert out == ["body", ""], out
@@ -79,7 +84,7 @@ _SCRIPT = textwrap.dedent("""
 def test_script_restarts_once_and_touches_huge_pages(tmp_path):
     script = tmp_path / "entry.py"
     script.write_text(_SCRIPT.format(repo=REPO))
-    env = {k: v for k, v in os.environ.items() if k not in ("GLIBC_TUNABLES", "SCORE_SDE_XLA_DEFAULTS")}
+    env = _env_without_our_settings()
 
     def run(extra):
         out = subprocess.run([sys.executable, "-u", str(script)], env={**env, **extra}, text=True,
@@ -91,5 +96,6 @@ def test_script_restarts_once_and_touches_huge_pages(tmp_path):
     assert out.count("body runs") == 2 and out[2] == "after apply glibc.malloc.hugetlb=1", out
     off, faults_off = run({"SCORE_SDE_XLA_DEFAULTS": "0"})
     assert off.count("body runs") == 1 and off[1] == "after apply ", off
-    # 64 MiB in 4 KiB pages is 16384 faults; in 2 MiB pages about 32.
-    assert faults_off >= 16000 and faults < 4000, (faults, faults_off)
+    # 64 MiB in 4 KiB pages is 16384 faults; in 2 MiB pages about 32 (measured: ~40). Half is the
+    # bar, so that a kernel short of free huge pages for a few of them does not fail the test.
+    assert faults_off >= 16000 and faults < faults_off // 2, (faults, faults_off)
