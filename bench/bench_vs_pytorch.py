@@ -5,10 +5,12 @@
 
 Setting (issue 12): NCSN++ VE, 32×32×1, nf 32, ch_mult (1, 2, 2), 2 res blocks, attention at 16,
 batch 16, continuous DSM with Adam, gradient clipping and EMA, with FIR (every released NCSN++)
-and without (the DDPM++ family's resampling). Each round times ours (this process) and theirs
-(a subprocess of ``--torch-python``, so PyTorch is never imported here or needed by the
-project) one after the other for both configs, so the machine's load is shared alike; the table
-gives the best of the rounds. PyTorch uses as many threads as this machine has cores, and its
+and without (the DDPM++ family's resampling). Ours runs in this process, theirs in a subprocess
+of ``--torch-python`` that stays up (PyTorch is never imported here or needed by the project).
+The two are timed call by call, alternating (which side goes first alternates too), each call
+after ``--gap`` seconds of idle, so that a drift of this machine's speed (tens of % within
+minutes) hits both alike. The table gives the best call of each and two ratios: best ÷ best,
+and the median over the pairs of calls made one after the other. PyTorch uses as many threads as this machine has cores, and its
 subprocess inherits this process's environment, the huge-page tunable of run/host_memory.py
 included (it made PyTorch's step 3-10 % faster too).
 
@@ -23,10 +25,11 @@ with XLA's own (issue 12's second goal: ≤ 1.3×).
 from __future__ import annotations
 
 import argparse
-import json
 import os
+import statistics
 import subprocess
 import sys
+import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from run import host_memory, xla_flags  # noqa: E402
@@ -42,66 +45,100 @@ from bench.bench_unet import small_config  # noqa: E402
 from bench.timing import best_time, machine  # noqa: E402
 from run.trainer import Trainer  # noqa: E402
 
-# Runs in the --torch-python subprocess: the peer's own model, loss, optimiser and EMA.
-_THEIRS = r'''
+# Runs in the --torch-python subprocess: the peer's own model, loss, optimiser and EMA for both
+# configs, built once; then one timed call per request on stdin ("forward 1" / "step 0"), its
+# seconds on stdout, so that the parent can alternate ours and theirs call by call.
+_THEIRS = r"""
 import json, sys, time
-peer, fir, batch, steps = sys.argv[1], sys.argv[2] == "1", int(sys.argv[3]), int(sys.argv[4])
+peer, batch = sys.argv[1], int(sys.argv[2])
 sys.path.insert(0, peer)
 import torch
-torch.set_num_threads(int(sys.argv[5]))
+torch.set_num_threads(int(sys.argv[3]))
 from configs.ve import cifar10_ncsnpp_continuous as cfgmod
 import losses, sde_lib
 from models import ncsnpp, utils as mutils
 from models.ema import ExponentialMovingAverage
-c = cfgmod.get_config()
-c.device = torch.device("cpu")
-c.data.image_size, c.data.num_channels, c.data.centered = 32, 1, False
-m = c.model
-m.nf, m.ch_mult, m.num_res_blocks, m.attn_resolutions, m.dropout, m.fir = 32, (1, 2, 2), 2, (16,), 0.0, fir
-c.training.batch_size = batch
-model = mutils.create_model(c)
-opt = losses.get_optimizer(c, model.parameters())
-ema = ExponentialMovingAverage(model.parameters(), decay=c.model.ema_rate)
-state = dict(optimizer=opt, model=model, ema=ema, step=0)
-sde = sde_lib.VESDE(sigma_min=m.sigma_min, sigma_max=m.sigma_max, N=m.num_scales)
-step_fn = losses.get_step_fn(sde, train=True, optimize_fn=losses.optimization_manager(c), reduce_mean=False,
-                             continuous=True, likelihood_weighting=False)
 x = torch.rand(batch, 1, 32, 32)
 labels = torch.linspace(0.1, 1.0, batch)
-def best(f, n):
-    f(); ts = []
-    for _ in range(n):
-        t0 = time.perf_counter(); f(); ts.append(time.perf_counter() - t0)
-    return min(ts)
-model.eval()
-with torch.no_grad():
-    fwd = best(lambda: model(x, labels), steps)
-model.train()
-step = best(lambda: step_fn(state, x), steps)
-print(json.dumps(dict(forward=fwd, step=step)))
-'''
+calls = {}
+for fir in (True, False):
+    c = cfgmod.get_config()
+    c.device = torch.device("cpu")
+    c.data.image_size, c.data.num_channels, c.data.centered = 32, 1, False
+    m = c.model
+    m.nf, m.ch_mult, m.num_res_blocks, m.attn_resolutions, m.dropout, m.fir = 32, (1, 2, 2), 2, (16,), 0.0, fir
+    c.training.batch_size = batch
+    model = mutils.create_model(c)
+    opt = losses.get_optimizer(c, model.parameters())
+    ema = ExponentialMovingAverage(model.parameters(), decay=c.model.ema_rate)
+    state = dict(optimizer=opt, model=model, ema=ema, step=0)
+    sde = sde_lib.VESDE(sigma_min=m.sigma_min, sigma_max=m.sigma_max, N=m.num_scales)
+    step_fn = losses.get_step_fn(sde, train=True, optimize_fn=losses.optimization_manager(c), reduce_mean=False,
+                                 continuous=True, likelihood_weighting=False)
+    def forward(model=model):
+        model.eval()
+        with torch.no_grad():
+            model(x, labels)
+    def step(model=model, state=state, step_fn=step_fn):
+        model.train()
+        step_fn(state, x)
+    forward(); step()   # warm-up
+    calls[f"forward {int(fir)}"], calls[f"step {int(fir)}"] = forward, step
+print("ready", flush=True)
+for line in sys.stdin:
+    f = calls[line.strip()]
+    t0 = time.perf_counter(); f(); dt = time.perf_counter() - t0
+    print(json.dumps(dt), flush=True)
+"""
 
 
-def ours(fir: bool, batch: int, steps: int) -> dict:
-    c = small_config(batch)
-    c.model.fir = fir
-    tr = Trainer(c, None)
-    state = tr.init_state()
-    x = jnp.asarray(tr.dataset.batch(jax.random.PRNGKey(0), batch))
-    labels = jnp.linspace(0.1, 1.0, batch)
-    fwd = jax.jit(lambda p, x: tr.model.apply(p, x, labels))
-    step = jax.jit(tr.train_step).lower(state, x, jax.random.PRNGKey(1)).compile()
-    return dict(forward=best_time(fwd, state.params, x, repeats=steps),
-                step=best_time(lambda s: step(s, x, jax.random.PRNGKey(1))[0], state, repeats=steps))
+def ours(batch: int) -> dict:
+    """``{(what, fir): call}``: our compiled forward and train step of both configs, warmed up."""
+    calls = {}
+    for fir in (True, False):
+        c = small_config(batch)
+        c.model.fir = fir
+        tr = Trainer(c, None)
+        state = tr.init_state()
+        x = jnp.asarray(tr.dataset.batch(jax.random.PRNGKey(0), batch))
+        labels = jnp.linspace(0.1, 1.0, batch)
+        fwd = jax.jit(lambda p, x, tr=tr: tr.model.apply(p, x, labels)).lower(state.params, x).compile()
+        step = jax.jit(tr.train_step).lower(state, x, jax.random.PRNGKey(1)).compile()
+        calls[("forward", fir)] = lambda fwd=fwd, p=state.params, x=x: fwd(p, x)
+        calls[("step", fir)] = lambda step=step, s=state, x=x: step(s, x, jax.random.PRNGKey(1))[0]
+        for f in (calls[("forward", fir)], calls[("step", fir)]):
+            jax.block_until_ready(f())
+    return calls
 
 
-def theirs(python: str, peer: str, fir: bool, batch: int, steps: int) -> dict:
-    out = subprocess.run([python, "-c", _THEIRS, peer, "1" if fir else "0", str(batch), str(steps),
-                          str(os.cpu_count() or 1)], capture_output=True, text=True, timeout=1800,
-                         cwd=peer)   # the peer's own packages (configs/, models/) first, not ours
-    if out.returncode:
-        raise RuntimeError(f"the PyTorch side failed:\n{out.stderr[-3000:]}")
-    return json.loads(out.stdout.strip().splitlines()[-1])
+class Theirs:
+    """score_sde_pytorch in a ``--torch-python`` subprocess that stays up and times one call per
+    request; PyTorch is never imported here."""
+
+    def __init__(self, python: str, peer: str, batch: int):
+        self.proc = subprocess.Popen([python, "-c", _THEIRS, peer, str(batch), str(os.cpu_count() or 1)],
+                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                     text=True, cwd=peer)   # the peer's own packages (configs/, models/) first
+        if self.proc.stdout.readline().strip() != "ready":
+            raise RuntimeError(f"the PyTorch side failed:\n{self.proc.communicate()[1][-3000:]}")
+
+    def time(self, what: str, fir: bool) -> float:
+        self.proc.stdin.write(f"{what} {int(fir)}\n")
+        self.proc.stdin.flush()
+        line = self.proc.stdout.readline()
+        if not line:
+            raise RuntimeError(f"the PyTorch side failed:\n{self.proc.communicate()[1][-3000:]}")
+        return float(line)
+
+    def close(self) -> None:
+        self.proc.stdin.close()
+        self.proc.wait(timeout=60)
+
+
+def _time_ours(call) -> float:
+    t0 = time.perf_counter()
+    jax.block_until_ready(call())
+    return time.perf_counter() - t0
 
 
 def grad_in_loop(batch: int, iters: int = 4) -> dict:
@@ -129,31 +166,58 @@ def main(argv=None) -> None:
     p.add_argument("--torch-python", default="")
     p.add_argument("--peer-dir", default="")
     p.add_argument("--batch", type=int, default=16)
-    p.add_argument("--steps", type=int, default=4)
+    p.add_argument("--steps", type=int, default=4, help="timed pairs of calls per round, config and kind")
     p.add_argument("--rounds", type=int, default=3)
+    p.add_argument("--gap", type=float, default=0.25,
+                   help="seconds of idle before each timed call, so that neither side's worker threads "
+                        "still spin from the call before")
     args = p.parse_args(argv)
-    best = {}
-    for r in range(args.rounds):
-        for fir in (True, False):
-            for side in ("ours", "theirs"):
-                if side == "theirs" and not args.torch_python:
-                    continue
-                t = ours(fir, args.batch, args.steps) if side == "ours" else \
-                    theirs(args.torch_python, args.peer_dir, fir, args.batch, args.steps)
-                key = (fir, side)
-                best[key] = {k: min(v, best.get(key, {}).get(k, v)) for k, v in t.items()}
-                print(f"round {r}: {'FIR' if fir else 'no FIR'} {side}: forward {1e3 * t['forward']:.0f} ms, "
-                      f"step {1e3 * t['step']:.0f} ms", flush=True)
-    print(f"\nmachine: {machine()}; batch {args.batch}, best of {args.rounds} rounds × {args.steps} steps\n")
-    print("| config | ours forward | PyTorch forward | ours train step | PyTorch train step | step ratio |")
-    print("|---|---|---|---|---|---|")
+    mine = ours(args.batch)
+    theirs = Theirs(args.torch_python, args.peer_dir, args.batch) if args.torch_python else None
+    times = {}     # (side, what, fir) -> seconds of each call
+    ratios = {}    # (what, fir) -> ours / theirs of each pair of calls made one after the other
+    try:
+        for r in range(args.rounds):
+            for fir in (True, False):
+                for what in ("forward", "step"):
+                    for i in range(args.steps):
+                        pair = {}
+                        for side in (("ours", "theirs") if (r + i) % 2 == 0 else ("theirs", "ours")):
+                            if side == "theirs" and theirs is None:
+                                continue
+                            time.sleep(args.gap)
+                            pair[side] = (_time_ours(mine[(what, fir)]) if side == "ours"
+                                          else theirs.time(what, fir))
+                            times.setdefault((side, what, fir), []).append(pair[side])
+                        if "theirs" in pair:
+                            ratios.setdefault((what, fir), []).append(pair["ours"] / pair["theirs"])
+                best = {side: 1e3 * min(times[(side, "step", fir)][-args.steps:])
+                        for side in ("ours", "theirs") if (side, "step", fir) in times}
+                print(f"round {r}: {'FIR' if fir else 'no FIR'} step, best of {args.steps}: "
+                      + ", ".join(f"{k} {v:.0f} ms" for k, v in best.items()), flush=True)
+    finally:
+        if theirs is not None:
+            theirs.close()
+    n = args.rounds * args.steps
+    print(f"\nmachine: {machine()}; batch {args.batch}; {n} calls of each, ours and theirs alternating "
+          f"call by call; times are the best call, 'paired' the median of the {n} ratios of calls "
+          f"made one after the other\n")
+    print("| config | ours forward | PyTorch forward | ours train step | PyTorch train step | step ratio "
+          "(best ÷ best) | step ratio (paired median) |")
+    print("|---|---|---|---|---|---|---|")
+
+    def ms(side, what, fir):
+        v = times.get((side, what, fir))
+        return f"{1e3 * min(v):.0f} ms" if v else "–"
     for fir in (True, False):
-        o, t = best[(fir, "ours")], best.get((fir, "theirs"))
         name = "NCSN++ with FIR" if fir else "same, fir=False"
-        tf = f"{1e3 * t['forward']:.0f} ms" if t else "–"
-        ts = f"{1e3 * t['step']:.0f} ms" if t else "–"
-        ratio = f"{o['step'] / t['step']:.2f}" if t else "–"
-        print(f"| {name} | {1e3 * o['forward']:.0f} ms | {tf} | {1e3 * o['step']:.0f} ms | {ts} | {ratio} |")
+        if theirs is not None:
+            best = min(times[("ours", "step", fir)]) / min(times[("theirs", "step", fir)])
+            cols = f"{best:.2f} | {statistics.median(ratios[('step', fir)]):.2f}"
+        else:
+            cols = "– | –"
+        print(f"| {name} | {ms('ours', 'forward', fir)} | {ms('theirs', 'forward', fir)} | "
+              f"{ms('ours', 'step', fir)} | {ms('theirs', 'step', fir)} | {cols} |")
     rows = grad_in_loop(args.batch)
     print("\n| network gradient (fir=False) | outside a loop | inside fori_loop, per iteration | ratio |")
     print("|---|---|---|---|")

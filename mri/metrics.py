@@ -176,8 +176,14 @@ def uncertainty_metrics(gt, pred, std, support_fraction: float = 0.05, k: float 
     """Per slice of ``[S, H, W]`` (or one ``[H, W]``) magnitudes: ``spearman``, the rank correlation
     of ``std`` and ``|pred - gt|`` over the support (:func:`object_support` with the volume's
     maximum), ``coverage``, the fraction of support pixels with ``|pred - gt| <= k std``,
-    ``support``, the fraction of pixels in it, and ``spearman_local``, the rank correlation over
-    the support of the two maps averaged over ``local_window``² neighbourhoods.
+    ``support``, the fraction of pixels in it, ``spearman_local``, the rank correlation over
+    the support of the two maps averaged over ``local_window``² neighbourhoods, and
+    ``spearman_image``, the per-pixel rank correlation over every pixel of the slice.
+
+    Why the whole-image one is beside, not instead of, ``spearman``: many papers correlate over
+    the whole image, but there a magnitude prior puts both maps near 0 in the background, so
+    the background alone lifts the correlation without saying anything about the anatomy; it
+    is reported so that numbers can be compared with such papers.
 
     Why the local one: per pixel even a calibrated error is its std times a |Gaussian|, so
     ``spearman`` is capped by that noise (:func:`calibrated_spearman`); averaging both maps over a
@@ -200,5 +206,6 @@ def uncertainty_metrics(gt, pred, std, support_fraction: float = 0.05, k: float 
         err, sd = err_map[m], s[m]
         local = _spearman(uniform_filter(s, w)[m], uniform_filter(err_map, w)[m])
         out.append(dict(spearman=_spearman(sd, err), coverage=float(np.mean(err <= k * sd)) if err.size else float("nan"),
-                        support=float(m.mean()), spearman_local=local))
+                        support=float(m.mean()), spearman_local=local,
+                        spearman_image=_spearman(s.ravel(), err_map.ravel())))
     return out

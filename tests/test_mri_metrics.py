@@ -104,6 +104,20 @@ def test_uncertainty_metrics_on_a_std_unrelated_to_the_error():
     all_px = mri.uncertainty_metrics(gt, pred, std, support_fraction=0.0)
     assert all_px[0]["support"] == 1.0
     assert mri.object_support(gt).sum() == 2 * 48 * 48
+    assert all(m["spearman_image"] == pytest.approx(a["spearman"]) for m, a in zip(
+        mri.uncertainty_metrics(gt, pred, std), all_px))
+
+
+def test_whole_image_correlation_is_lifted_by_a_quiet_background():
+    # inside the object the std says nothing about the error; in the background both are ~0,
+    # as a magnitude prior makes them: the whole-image ρ is high, the object's stays ~0
+    rng, gt, std = _heteroscedastic()
+    pred = gt + 0.03 * rng.standard_normal(gt.shape)
+    background = gt == 0
+    std = np.where(background, 1e-4 * std, std)
+    pred = np.where(background, 1e-5 * rng.standard_normal(gt.shape), pred)
+    for m in mri.uncertainty_metrics(gt, pred, std):
+        assert abs(m["spearman"]) < 0.1 and m["spearman_image"] > 0.5, m
 
 
 def test_coverage_with_a_few_samples_is_student_t():

@@ -55,8 +55,10 @@ def test_tuned_cs_and_uncertainty_are_reported(prior, tmp_path, capsys):
     assert -1 <= unc["calibrated_spearman"] <= 1
     assert unc["local_window"] == 5 and unc["spearman_local"] == pytest.approx(
         np.mean([s["spearman_local"] for s in unc["per_slice"]]))
+    assert unc["spearman_image"] == pytest.approx(np.mean([s["spearman_image"] for s in unc["per_slice"]]))
     table = recon.format_table(summary["methods"])
     assert f"ρ of 5×5 local means {unc['spearman_local']:.2f}" in table
+    assert f"whole image, background included, {unc['spearman_image']:.2f}" in table
     assert "| ρ(std, \\|err\\|) | ±2σ coverage | notes |" in table
     assert f"λ = {saved['methods']['cs_tv']['cs']['rel_lam']:.2g}·max" in table and "30 it" in table
 

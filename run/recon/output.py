@@ -24,7 +24,8 @@ def summarize(problem: Problem, results: dict, n_samples: int) -> dict:
     std map and ``n_samples >= 2`` (:func:`mri.uncertainty_metrics` of std vs |error| over the
     object support, beside the coverage and the rank correlation a calibrated sampler with these
     std maps would reach with ``n_samples``: :func:`mri.calibrated_coverage`,
-    :func:`mri.calibrated_spearman`)."""
+    :func:`mri.calibrated_spearman`; and the rank correlations of 5 × 5 local means and over
+    every pixel, background included)."""
     methods = {}
     for name, r in results.items():
         per = mri.slice_metrics(problem.gt, r["image"])
@@ -38,6 +39,7 @@ def summarize(problem: Problem, results: dict, n_samples: int) -> dict:
             unc = mri.uncertainty_metrics(problem.gt, r["image"], r["std"], SUPPORT_FRACTION, local_window=LOCAL_WINDOW)
             entry["uncertainty"] = dict(mean=mri.mean_metrics(unc, mri.UNCERTAINTY_KEYS), per_slice=unc,
                                         spearman_local=mri.mean_metrics(unc, ("spearman_local",))["spearman_local"],
+                                        spearman_image=mri.mean_metrics(unc, ("spearman_image",))["spearman_image"],
                                         local_window=LOCAL_WINDOW,
                                         support=f"ground truth > {SUPPORT_FRACTION:g} x the volume's max", k=2.0,
                                         calibrated_coverage=mri.calibrated_coverage(n_samples),
@@ -104,7 +106,8 @@ def _notes(r: dict) -> str:
         u = r["uncertainty"]
         notes.append(f"calibrated sampler with these std maps: ±2σ coverage {u['calibrated_coverage']:.2f}, "
                      f"ρ {u['calibrated_spearman']:.2f} (n = {u['n_samples']}); ρ of "
-                     f"{u['local_window']}×{u['local_window']} local means {u['spearman_local']:.2f}")
+                     f"{u['local_window']}×{u['local_window']} local means {u['spearman_local']:.2f}; "
+                     f"per-pixel ρ over the whole image, background included, {u['spearman_image']:.2f}")
     return "; ".join(notes)
 
 
