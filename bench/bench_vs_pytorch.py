@@ -1,16 +1,17 @@
 """Our NCSN++ training step beside score_sde_pytorch's own, measured in one run on this machine.
 
     python bench/bench_vs_pytorch.py --torch-python /path/to/venv/bin/python \\
-        --peer-dir /path/to/score_sde_pytorch [--rounds 3] [--steps 4]
+        --peer-dir /path/to/score_sde_pytorch [--rounds 3] [--steps 4] [--block 3]
 
 Setting (issue 12): NCSN++ VE, 32×32×1, nf 32, ch_mult (1, 2, 2), 2 res blocks, attention at 16,
 batch 16, continuous DSM with Adam, gradient clipping and EMA, with FIR (every released NCSN++)
 and without (the DDPM++ family's resampling). Ours runs in this process, theirs in a subprocess
 of ``--torch-python`` that stays up (PyTorch is never imported here or needed by the project).
-The two are timed call by call, alternating (which side goes first alternates too), each call
-after ``--gap`` seconds of idle, so that a drift of this machine's speed (tens of % within
-minutes) hits both alike. The table gives the best call of each and two ratios: best ÷ best,
-and the median over the pairs of calls made one after the other. PyTorch uses as many threads as this machine has cores, and its
+The two take turns in short blocks of ``--block`` back-to-back calls (a training loop's
+regime; which side goes first alternates), so that a drift of this machine's speed (tens of %
+within minutes) hits both alike. A block's time is its best call. The table gives the best
+block of each and two ratios: best ÷ best, and the median over the pairs of blocks run one
+after the other. PyTorch uses as many threads as this machine has cores, and its
 subprocess inherits this process's environment, the huge-page tunable of run/host_memory.py
 included (it made PyTorch's step 3-10 % faster too).
 
@@ -166,11 +167,9 @@ def main(argv=None) -> None:
     p.add_argument("--torch-python", default="")
     p.add_argument("--peer-dir", default="")
     p.add_argument("--batch", type=int, default=16)
-    p.add_argument("--steps", type=int, default=4, help="timed pairs of calls per round, config and kind")
+    p.add_argument("--steps", type=int, default=4, help="pairs of blocks per round, config and kind")
+    p.add_argument("--block", type=int, default=3, help="back-to-back calls per block; its time is the best")
     p.add_argument("--rounds", type=int, default=3)
-    p.add_argument("--gap", type=float, default=0.25,
-                   help="seconds of idle before each timed call, so that neither side's worker threads "
-                        "still spin from the call before")
     args = p.parse_args(argv)
     mine = ours(args.batch)
     theirs = Theirs(args.torch_python, args.peer_dir, args.batch) if args.torch_python else None
@@ -185,9 +184,8 @@ def main(argv=None) -> None:
                         for side in (("ours", "theirs") if (r + i) % 2 == 0 else ("theirs", "ours")):
                             if side == "theirs" and theirs is None:
                                 continue
-                            time.sleep(args.gap)
-                            pair[side] = (_time_ours(mine[(what, fir)]) if side == "ours"
-                                          else theirs.time(what, fir))
+                            pair[side] = min(_time_ours(mine[(what, fir)]) if side == "ours"
+                                             else theirs.time(what, fir) for _ in range(args.block))
                             times.setdefault((side, what, fir), []).append(pair[side])
                         if "theirs" in pair:
                             ratios.setdefault((what, fir), []).append(pair["ours"] / pair["theirs"])
@@ -199,9 +197,9 @@ def main(argv=None) -> None:
         if theirs is not None:
             theirs.close()
     n = args.rounds * args.steps
-    print(f"\nmachine: {machine()}; batch {args.batch}; {n} calls of each, ours and theirs alternating "
-          f"call by call; times are the best call, 'paired' the median of the {n} ratios of calls "
-          f"made one after the other\n")
+    print(f"\nmachine: {machine()}; batch {args.batch}; {n} blocks of {args.block} back-to-back calls "
+          f"each, ours and theirs taking turns; times are the best block (its best call), 'paired' "
+          f"the median of the {n} ratios of blocks run one after the other\n")
     print("| config | ours forward | PyTorch forward | ours train step | PyTorch train step | step ratio "
           "(best ÷ best) | step ratio (paired median) |")
     print("|---|---|---|---|---|---|---|")
