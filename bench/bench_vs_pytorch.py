@@ -30,6 +30,7 @@ import os
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -48,7 +49,7 @@ from run.trainer import Trainer  # noqa: E402
 
 # Runs in the --torch-python subprocess: the peer's own model, loss, optimiser and EMA for both
 # configs, built once; then one timed call per request on stdin ("forward 1" / "step 0"), its
-# seconds on stdout, so that the parent can alternate ours and theirs call by call.
+# seconds on stdout, so that the parent can let ours and theirs take turns.
 _THEIRS = r"""
 import json, sys, time
 peer, batch = sys.argv[1], int(sys.argv[2])
@@ -117,23 +118,32 @@ class Theirs:
     request; PyTorch is never imported here."""
 
     def __init__(self, python: str, peer: str, batch: int):
+        # stderr to a file, not a pipe: warnings that fill a pipe nobody reads would stall the worker
+        self.err = tempfile.TemporaryFile("w+")
         self.proc = subprocess.Popen([python, "-c", _THEIRS, peer, str(batch), str(os.cpu_count() or 1)],
-                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.err,
                                      text=True, cwd=peer)   # the peer's own packages (configs/, models/) first
         if self.proc.stdout.readline().strip() != "ready":
-            raise RuntimeError(f"the PyTorch side failed:\n{self.proc.communicate()[1][-3000:]}")
+            self._fail()
+
+    def _fail(self):
+        self.proc.kill()
+        self.proc.wait()
+        self.err.seek(0)
+        raise RuntimeError(f"the PyTorch side failed:\n{self.err.read()[-3000:]}")
 
     def time(self, what: str, fir: bool) -> float:
         self.proc.stdin.write(f"{what} {int(fir)}\n")
         self.proc.stdin.flush()
         line = self.proc.stdout.readline()
         if not line:
-            raise RuntimeError(f"the PyTorch side failed:\n{self.proc.communicate()[1][-3000:]}")
+            self._fail()
         return float(line)
 
     def close(self) -> None:
         self.proc.stdin.close()
         self.proc.wait(timeout=60)
+        self.err.close()
 
 
 def _time_ours(call) -> float:
@@ -173,8 +183,8 @@ def main(argv=None) -> None:
     args = p.parse_args(argv)
     mine = ours(args.batch)
     theirs = Theirs(args.torch_python, args.peer_dir, args.batch) if args.torch_python else None
-    times = {}     # (side, what, fir) -> seconds of each call
-    ratios = {}    # (what, fir) -> ours / theirs of each pair of calls made one after the other
+    times = {}     # (side, what, fir) -> seconds of each block (its best call)
+    ratios = {}    # (what, fir) -> ours / theirs of each pair of blocks run one after the other
     try:
         for r in range(args.rounds):
             for fir in (True, False):
@@ -210,8 +220,8 @@ def main(argv=None) -> None:
     for fir in (True, False):
         name = "NCSN++ with FIR" if fir else "same, fir=False"
         if theirs is not None:
-            best = min(times[("ours", "step", fir)]) / min(times[("theirs", "step", fir)])
-            cols = f"{best:.2f} | {statistics.median(ratios[('step', fir)]):.2f}"
+            ratio = min(times[("ours", "step", fir)]) / min(times[("theirs", "step", fir)])
+            cols = f"{ratio:.2f} | {statistics.median(ratios[('step', fir)]):.2f}"
         else:
             cols = "– | –"
         print(f"| {name} | {ms('ours', 'forward', fir)} | {ms('theirs', 'forward', fir)} | "
