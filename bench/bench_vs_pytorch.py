@@ -104,7 +104,7 @@ def ours(batch: int) -> dict:
         state = tr.init_state()
         x = jnp.asarray(tr.dataset.batch(jax.random.PRNGKey(0), batch))
         labels = jnp.linspace(0.1, 1.0, batch)
-        fwd = jax.jit(lambda p, x, tr=tr: tr.model.apply(p, x, labels)).lower(state.params, x).compile()
+        fwd = jax.jit(lambda p, x, tr=tr, t=labels: tr.model.apply(p, x, t)).lower(state.params, x).compile()
         step = jax.jit(tr.train_step).lower(state, x, jax.random.PRNGKey(1)).compile()
         calls[("forward", fir)] = lambda fwd=fwd, p=state.params, x=x: fwd(p, x)
         calls[("step", fir)] = lambda step=step, s=state, x=x: step(s, x, jax.random.PRNGKey(1))[0]

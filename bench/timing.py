@@ -28,8 +28,7 @@ def machine() -> str:
     from run import host_memory, xla_flags
     ynn = "YNNPACK for reductions only" if xla_flags.FLAG in os.environ.get("XLA_FLAGS", "").split() \
         else "XLA's default kernels"
-    pages = ("huge-page malloc" if host_memory.TUNABLE in os.environ.get("GLIBC_TUNABLES", "").split(":")
-             else "glibc's default malloc")
+    pages = "huge-page malloc" if host_memory.huge_pages_on() else "glibc's default malloc"
     return (f"{platform.processor() or platform.machine()}, {jax.device_count()} x {dev.platform} "
             f"({dev.device_kind}), jax {jax.__version__}, XLA:CPU {ynn}, {pages}")
 

@@ -7,7 +7,8 @@ NCSN++ training step at batch 16) from a worker thread. glibc hands a block that
 76 000 page faults per step, 130–200 ms of kernel time per 500 ms step on the 2-core bench
 machine (a page fault costs ≈ 3.3 µs there). With the tunable, glibc asks for transparent huge
 pages (2 MiB) for what it maps, and the same step spends 28–37 ms in the kernel and runs
-16–20 % faster (the 128 px brain prior's step: 24 %; README › Benchmarks › "Host memory"). ``mallopt`` cannot do this at run time: glibc reads its
+16–20 % faster (the 128 px brain prior's step: 24 %; README › Benchmarks › "Host memory").
+``mallopt`` cannot do this at run time: glibc reads its
 tunables once, when the process starts, hence the one restart (``os.execve`` of the same
 command line, before anything else has run: same pid, same open files).
 
@@ -53,6 +54,11 @@ def glibc_version() -> tuple[int, ...]:
         return tuple(int(p) for p in version.split("."))
     except ValueError:
         return ()
+
+
+def huge_pages_on(environ=os.environ) -> bool:
+    """Whether this process runs with the tunable set to 1 (what the bench machine line names)."""
+    return TUNABLE in environ.get("GLIBC_TUNABLES", "").split(":")
 
 
 def environment_with_tunable(environ, mode: str, glibc: tuple[int, ...]):

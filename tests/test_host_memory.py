@@ -29,6 +29,10 @@ def test_environment_with_tunable_conditions():
     assert host_memory.environment_with_tunable({"GLIBC_TUNABLES": "glibc.malloc.hugetlb=0"},
                                                 "madvise", (2, 36)) is None
     assert host_memory.environment_with_tunable({"SCORE_SDE_XLA_DEFAULTS": "0"}, "madvise", (2, 36)) is None
+    assert host_memory.huge_pages_on(new)
+    assert host_memory.huge_pages_on({"GLIBC_TUNABLES": "a=2:glibc.malloc.hugetlb=1"})
+    assert not host_memory.huge_pages_on(env)
+    assert not host_memory.huge_pages_on({"GLIBC_TUNABLES": "glibc.malloc.hugetlb=0"})
     for mode, glibc in [("always", (2, 36)), ("never", (2, 36)), ("", (2, 36)), ("madvise", (2, 34)),
                         ("madvise", ())]:
         assert host_memory.environment_with_tunable(env, mode, glibc) is None, (mode, glibc)
